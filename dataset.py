@@ -61,8 +61,11 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.chars)
 
-    def encode(self, text: str) -> torch.Tensor:
-        return torch.tensor([self.stoi[c] for c in text], dtype=torch.long)
+    def encode(self, text: str, unknown: int | None = None) -> torch.Tensor:
+        """Indices of `text`; characters outside the vocabulary become `unknown` (default: KeyError)."""
+        if unknown is None:
+            return torch.tensor([self.stoi[c] for c in text], dtype=torch.long)
+        return torch.tensor([self.stoi.get(c, unknown) for c in text], dtype=torch.long)
 
     def decode(self, indices) -> str:
         return "".join(self.chars[int(i)] for i in indices)
@@ -92,12 +95,21 @@ class Chunks:
         start = i * self.seq_len
         return self.data[start:start + self.seq_len], self.data[start + 1:start + self.seq_len + 1]
 
-    def batch(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        positions = ids[:, None] * self.seq_len + torch.arange(-self.context, self.seq_len + 1)  # (B, K+L+1)
+    def batch(self, ids: torch.Tensor, shifts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gather chunks `ids` (B,), each optionally moved right by `shifts` (B,) characters."""
+        starts = ids * self.seq_len if shifts is None else ids * self.seq_len + shifts
+        positions = starts[:, None] + torch.arange(-self.context, self.seq_len + 1)  # (B, K+L+1)
         window = self.data[positions.clamp(min=0)]
         if self.context:
             window[positions < 0] = self.pad
         return window[:, :-1], window[:, self.context + 1:]
+
+
+def known_ids(chunks: Chunks) -> torch.Tensor:
+    """Ids of the chunks whose inputs and targets hold no unknown character (encoded as -1)."""
+    ids = torch.arange(len(chunks))
+    x, y = chunks.batch(ids)
+    return ids[(x >= 0).all(1) & (y >= 0).all(1)]
 
 
 def split_ids(num_chunks: int, split_seed: int = 0, val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,16 +22,17 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dataset import Chunks, CorpusError, Vocab, load_corpus, sha256, split_ids
+from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, split_ids
 from model import MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, save_checkpoint
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
 # The reference study's training settings, exactly; the defaults equal them.
-PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, dropout=0.0, grad_clip=0.0)}
+PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, dropout=0.0, grad_clip=0.0, schedule="constant",
+                             warmup_steps=0, patience=0, shift=False)}
 # Settings a resumed run must share with the run it continues (epochs may grow).
-RESUME_KEYS = ("seq_len", "batch_size", "lr", "dropout", "grad_clip", "hidden_size", "num_layers",
-               "seed", "split_seed")
+RESUME_KEYS = ("seq_len", "batch_size", "lr", "dropout", "grad_clip", "schedule", "warmup_steps", "shift",
+               "context", "hidden_size", "num_layers", "seed", "split_seed")
 
 
 class TrainingError(RuntimeError):
@@ -67,6 +69,17 @@ def get_args(argv=None):
     p.add_argument("--lr", type=positive(float), default=1e-3, help="Adam learning rate")
     p.add_argument("--dropout", type=non_negative, default=0.0, help="dropout between recurrent layers")
     p.add_argument("--grad-clip", type=non_negative, default=0.0, help="clip the gradient norm to this (0: off)")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate after warm-up: constant, or cosine decay to 0 over --epochs")
+    p.add_argument("--warmup-steps", type=int, default=0, help="linear learning-rate warm-up steps")
+    p.add_argument("--patience", type=int, default=0, help="stop after this many epochs without a better val loss (0: off)")
+    p.add_argument("--shift", action="store_true",
+                   help="train on chunks moved right by a random 0..seq_len-1 characters, where the next "
+                        "chunk is a training chunk too (validation is unchanged)")
+    p.add_argument("--context", type=int, default=0, help="feed each chunk's K preceding characters first, unscored")
+    p.add_argument("--eval-context", type=int, default=30, help="also report val loss with this much context fed first")
+    p.add_argument("--unseen", help="also score the best checkpoints on this text (chunks with unknown characters dropped)")
+    p.add_argument("--unseen-start", type=int, default=0, help="score --unseen from this character on")
     p.add_argument("--hidden-size", type=positive(int), default=128, help="embedding and hidden width")
     p.add_argument("--num-layers", type=positive(int), default=4, help="stacked recurrent layers")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout")
@@ -77,6 +90,7 @@ def get_args(argv=None):
     p.add_argument("--figures-dir", default=str(ROOT / "figures"), help="loss.png and accuracy.png go here")
     p.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in --out-dir; train nothing")
     p.add_argument("--resume", action="store_true", help="continue unfinished models from <kind>.last.pt")
+    p.add_argument("--init-from", help="start from these weights (a .pt file or a folder of them), fresh optimizer")
     args = p.parse_args(argv)
     if args.preset:  # preset values replace the defaults; flags given explicitly still win
         p.set_defaults(**PRESETS[args.preset])
@@ -93,33 +107,52 @@ def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == targets).sum()
 
 
-def run_epoch(model, chunks, ids, batch_size, device, optimizer=None, grad_clip=0.0,
-              generator=None, desc="") -> tuple[float, float]:
-    """One pass over chunk `ids`, training when an optimizer is given -> (loss, accuracy) per character."""
-    training = optimizer is not None
-    model.train(training)
-    if training:
-        ids = ids[torch.randperm(len(ids), generator=generator)]
+def run_epoch(model, chunks, ids, batch_size, device, train=None, desc="") -> tuple[float, float]:
+    """One pass over chunk `ids` -> (loss, accuracy) per character, exact over every scored character.
+
+    `train`, when given, holds optimizer, scheduler, grad_clip, generator and shiftable (bool per
+    chunk id, or None): the pass then shuffles, optionally shifts, and takes an optimizer step per batch.
+    """
+    model.train(train is not None)
+    if train:
+        ids = ids[torch.randperm(len(ids), generator=train["generator"])]
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.long)
     steps = range(0, len(ids), batch_size)
-    with torch.set_grad_enabled(training):
+    with torch.set_grad_enabled(train is not None):
         for step, start in enumerate(tqdm(steps, desc=desc, leave=False, disable=not sys.stderr.isatty())):
-            x, y = (t.to(device) for t in chunks.batch(ids[start:start + batch_size]))
+            batch_ids, shifts = ids[start:start + batch_size], None
+            if train and train["shiftable"] is not None:
+                shifts = torch.randint(chunks.seq_len, batch_ids.shape, generator=train["generator"])
+                shifts *= train["shiftable"][batch_ids]
+            x, y = (t.to(device) for t in chunks.batch(batch_ids, shifts))
             logits = model(x)[0][:, -y.shape[1]:]  # (B, L, V): the burn-in positions are not scored
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
-            if training:
+            if train:
                 if not torch.isfinite(loss):  # one host sync a step: free on the CPU
                     raise TrainingError(f"{desc}: loss became {loss.item()} at step {step + 1}")
-                optimizer.zero_grad(set_to_none=True)
+                train["optimizer"].zero_grad(set_to_none=True)
                 loss.backward()
-                if grad_clip:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-                optimizer.step()
+                if train["grad_clip"]:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), train["grad_clip"])
+                train["optimizer"].step()
+                train["scheduler"].step()
             loss_sum += loss.detach().double() * y.numel()
             correct += count_correct(logits, y)
     n = len(ids) * chunks.seq_len
     return loss_sum.item() / n, correct.item() / n
+
+
+def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
+    """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine to 0."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        return 0.5 * (1 + math.cos(math.pi * progress))
+    return factor
 
 
 def rng_state(generator) -> dict:
@@ -156,7 +189,7 @@ def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> 
         raise TrainingError(f"cannot resume from {path}: {'; '.join(diffs)} (use --init-from for weights only)")
 
 
-def train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids, record: dict) -> None:
+def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> None:
     """Train one model, keeping <kind>.pt (best) and <kind>.last.pt (latest); fills `record` as it goes."""
     out = Path(args.out_dir)
     best_path, last_path = out / f"{kind}.pt", out / f"{kind}.last.pt"
@@ -165,23 +198,34 @@ def train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids,
     model = build_model(dict(kind=kind, vocab_size=len(vocab), hidden_size=args.hidden_size,
                              num_layers=args.num_layers, dropout=args.dropout)).to(args.device)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    history, best, epoch, wall = [], None, 0, 0.0
+    steps_per_epoch = math.ceil(len(split["train"]) / args.batch_size)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(args.warmup_steps, args.epochs * steps_per_epoch, args.schedule))
+    history, best, epoch, wall, stopped = [], None, 0, 0.0, False
     if args.resume and last_path.exists():
         _, last = load_checkpoint(last_path, args.device)
         check_resume(last, settings, corpus, vocab.chars, last_path)
         model.load_state_dict(last["model"]), optimizer.load_state_dict(last["optimizer"])
-        set_rng_state(last["rng"], generator)
-        history, epoch, best = last["history"], last["epoch"], last["best"]
+        scheduler.load_state_dict(last["scheduler"]), set_rng_state(last["rng"], generator)
+        history, epoch, best, stopped = last["history"], last["epoch"], last["best"], last["stopped"]
         wall = history[-1]["wall_s"] if history else 0.0
-        print(f"{kind}: resuming after epoch {epoch} from {last_path}")
+        done = stopped or epoch >= args.epochs
+        print(f"{kind}: {'finished' if done else 'resuming after'} epoch {epoch} ({last_path})")
+    elif args.init_from:
+        init, _ = load_checkpoint(Path(args.init_from) / f"{kind}.pt" if Path(args.init_from).is_dir() else args.init_from)
+        if init.config != model.config:
+            raise TrainingError(f"--init-from {args.init_from}: model settings {init.config} differ from {model.config}")
+        model.load_state_dict(init.state_dict())
     record.update(params=sum(p.numel() for p in model.parameters()), history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
-    while epoch < args.epochs:
+    train = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=args.grad_clip, generator=generator,
+                 shiftable=split["shiftable"] if args.shift else None)
+    while epoch < args.epochs and not stopped:
         epoch += 1
         t0 = time.perf_counter()
-        train_loss, train_acc = run_epoch(model, chunks, train_ids, args.batch_size, args.device, optimizer,
-                                          args.grad_clip, generator, desc=f"{kind} epoch {epoch}")
-        val_loss, val_acc = run_epoch(model, chunks, val_ids, 1024, args.device)
+        train_loss, train_acc = run_epoch(model, split["chunks"], split["train"], args.batch_size, args.device,
+                                          train, desc=f"{kind} epoch {epoch}")
+        val_loss, val_acc = run_epoch(model, split["chunks"], split["val"], 1024, args.device)
         wall += time.perf_counter() - t0
         row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
                    val_acc=val_acc, wall_s=round(wall, 2))
@@ -189,27 +233,47 @@ def train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids,
         if best is None or val_loss < best["val_loss"]:
             best = record["best"] = row
             save_checkpoint(best_path, model, vocab.chars, optimizer, epoch, history, val_loss, **extra)
-        save_checkpoint(last_path, model, vocab.chars, optimizer, epoch, history, best["val_loss"],
-                        best=best, rng=rng_state(generator), **extra)
+        stopped = bool(args.patience) and epoch - best["epoch"] >= args.patience
+        save_checkpoint(last_path, model, vocab.chars, optimizer, epoch, history, best["val_loss"], best=best,
+                        stopped=stopped, scheduler=scheduler.state_dict(), rng=rng_state(generator), **extra)
         print(f"{kind} epoch {epoch:3d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
-              f"val loss {val_loss:.4f} acc {val_acc:.4f} | {wall:6.1f}s" + (" *" if best is row else ""))
+              f"val loss {val_loss:.4f} acc {val_acc:.4f} | {wall:6.1f}s" + (" *" if best is row else "")
+              + (f" | no gain in {args.patience} epochs: stop" if stopped else ""))
+
+
+def evaluate(model, vocab: Vocab, text: str, seq_len: int, split_seed: int, args) -> dict:
+    """Exact loss and accuracy of one model: train and val chunks, val with --eval-context characters
+    fed first, and, with --unseen, the unseen text's chunks that hold no unknown character."""
+    data = vocab.encode(text, unknown=-1)
+    pad = vocab.stoi.get("\n", 0)
+    plain, fed = Chunks(data, seq_len, args.context, pad), Chunks(data, seq_len, args.eval_context, pad)
+    train_ids, val_ids = split_ids(len(plain), split_seed)
+    result = {}
+    for name, chunks, ids in (("train", plain, train_ids), ("val", plain, val_ids), ("val_context", fed, val_ids)):
+        result[f"{name}_loss"], result[f"{name}_acc"] = run_epoch(model, chunks, ids, 1024, args.device)
+    result["eval_context"] = args.eval_context
+    if args.unseen:
+        unseen = Chunks(vocab.encode(read_text(args.unseen)[args.unseen_start:], unknown=-1), seq_len, args.context, pad)
+        ids = known_ids(unseen)
+        result["unseen_loss"], result["unseen_acc"] = run_epoch(model, unseen, ids, 1024, args.device)
+        result.update(unseen=f"{args.unseen}[{args.unseen_start}:]", unseen_chunks=len(ids), unseen_dropped=len(unseen) - len(ids))
+    return result
 
 
 def evaluate_checkpoints(args, text):
-    """--eval-only: exact train and validation loss and accuracy of each checkpoint in --out-dir."""
+    """--eval-only: re-measure each checkpoint in --out-dir on the split of --data; train nothing."""
     for kind in args.models:
         model, ckpt = load_checkpoint(Path(args.out_dir) / f"{kind}.pt", args.device)
         settings = ckpt.get("settings", {})
-        seq_len, split_seed = settings.get("seq_len", args.seq_len), settings.get("split_seed", args.split_seed)
-        vocab = Vocab(ckpt["vocab"])
-        unknown = sorted(set(text) - set(vocab.chars))
+        unknown = sorted(set(text) - set(ckpt["vocab"]))
         if unknown:
             raise CorpusError(f"corpus has characters outside {kind}.pt's vocabulary: {''.join(unknown)!r}")
-        chunks = Chunks(vocab.encode(text), seq_len)
-        train_ids, val_ids = split_ids(len(chunks), split_seed)
-        tl, ta = run_epoch(model, chunks, train_ids, 1024, args.device)
-        vl, va = run_epoch(model, chunks, val_ids, 1024, args.device)
-        print(f"{kind}: epoch {ckpt['epoch']} | train loss {tl:.4f} acc {ta:.4f} | val loss {vl:.4f} acc {va:.4f}")
+        r = evaluate(model, Vocab(ckpt["vocab"]), text, settings.get("seq_len", args.seq_len),
+                     settings.get("split_seed", args.split_seed), args)
+        print(f"{kind}: epoch {ckpt['epoch']} | train loss {r['train_loss']:.4f} acc {r['train_acc']:.4f} | "
+              f"val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f} | val with {args.eval_context} chars of "
+              f"context {r['val_context_loss']:.4f} acc {r['val_context_acc']:.4f}"
+              + (f" | unseen {r['unseen_loss']:.4f} acc {r['unseen_acc']:.4f}" if args.unseen else ""))
 
 
 def draw_figures(models: dict, figures_dir) -> None:
@@ -240,6 +304,7 @@ def prepare_default_corpus(path: Path) -> None:
 
 
 def main(argv=None):
+    started, command = time.perf_counter(), " ".join(["python main.py", *(sys.argv[1:] if argv is None else argv)])
     args = get_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -248,18 +313,29 @@ def main(argv=None):
         if args.eval_only:
             return evaluate_checkpoints(args, load_corpus(args.data, args.seq_len)[0])
         text, vocab, data = load_corpus(args.data, args.seq_len)
-        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        for folder in (args.out_dir, args.figures_dir):  # fail now, not after hours of training
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+                tempfile.TemporaryFile(dir=folder).close()
+            except OSError as e:
+                raise OSError(f"cannot write to {folder}: {e.strerror}") from None
         corpus = dict(path=str(args.data), sha256=sha256(text), chars=len(text), vocab_size=len(vocab))
-        settings = {k: v for k, v in vars(args).items() if k not in ("device", "eval_only", "resume")}
+        settings = {k: v for k, v in vars(args).items() if k not in ("device", "eval_only", "resume", "init_from")}
         print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}\nsettings {settings}")
-        chunks = Chunks(data, args.seq_len, pad=vocab.stoi.get("\n", 0))
+        chunks = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
         train_ids, val_ids = split_ids(len(chunks), args.split_seed)
-        metrics = dict(settings=settings, corpus=corpus, device=str(args.device), models={})
+        in_train = torch.zeros(len(chunks) + 1, dtype=torch.bool)
+        in_train[train_ids] = True
+        split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=in_train[:-1] & in_train[1:])
+        metrics = dict(command=command, settings=settings, corpus=corpus, device=str(args.device),
+                       threads=torch.get_num_threads(), torch=torch.__version__, models={})
         status = 0
         for kind in args.models:
             record = metrics["models"][kind] = {}
             try:
-                train_model(kind, args, settings, corpus, vocab, chunks, train_ids, val_ids, record)
+                train_model(kind, args, settings, corpus, vocab, split, record)
+                model, _ = load_checkpoint(Path(args.out_dir) / f"{kind}.pt", args.device)
+                record["evaluation"] = evaluate(model, vocab, text, args.seq_len, args.split_seed, args)
             except KeyboardInterrupt:
                 print(f"\ninterrupted: {kind} keeps its latest state; run with --resume to continue", file=sys.stderr)
                 status = 130
@@ -269,6 +345,7 @@ def main(argv=None):
                 status = 1
                 break
         metrics["models"] = {k: m for k, m in metrics["models"].items() if m.get("history")}
+        metrics["wall_s"] = round(time.perf_counter() - started, 1)
         if metrics["models"]:
             (Path(args.out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
             draw_figures(metrics["models"], args.figures_dir)
