@@ -1,0 +1,122 @@
+"""Count-based baseline: an interpolated Kneser-Ney character n-gram, under the neural models' protocol.
+
+    python baseline.py --data ../shared/data/shakespeare_train.txt \
+        --unseen ../shared/data/tinyshakespeare.txt --unseen-start 268330 --out results/baseline.json
+
+It is fitted on the training chunks of the same 80/20 split and scores the same 30 targets per chunk
+with its context restricted to the chunk, as a zero initial state restricts the RNN: the first target
+of a chunk is predicted from one character, the second from two, and so on up to order - 1.
+"""
+import argparse
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, split_ids
+
+
+class KneserNey:
+    """Interpolated Kneser-Ney over characters (Chen & Goodman 1998), with one discount per order
+    (`discounts=1`, the classic form) or three, for counts 1, 2 and 3+ (`discounts=3`, modified KN).
+
+    The highest order in play uses raw counts; the orders below it use continuation counts
+    N1+(. g), the number of distinct characters seen before g. The base is uniform over the vocabulary.
+    """
+
+    def __init__(self, order: int, vocab_size: int, discounts: int = 1):
+        self.order, self.vocab_size, self.discounts = order, vocab_size, discounts
+
+    def fit(self, windows: list[str]) -> "KneserNey":
+        raw = {k: Counter() for k in range(1, self.order + 1)}
+        for w in windows:
+            for k in raw:
+                raw[k].update(w[i:i + k] for i in range(len(w) - k + 1))
+        cont = {k: Counter(g[1:] for g in raw[k + 1]) for k in range(1, self.order)}
+        self.tables = {(k, True): self._table(raw[k]) for k in raw}
+        self.tables.update({(k, False): self._table(cont[k]) for k in cont})
+        return self
+
+    def _table(self, counts: Counter) -> dict:
+        """Counts plus, per context h, the total count and the mass D(c) taken from its successors."""
+        n = [sum(c == i for c in counts.values()) for i in range(1, 5)]  # count-of-counts n1..n4
+        y = n[0] / (n[0] + 2 * n[1]) if n[0] else 0.5
+        if self.discounts == 1:
+            d = [0.0, y, y, y]
+        else:  # Chen & Goodman's estimates D1, D2, D3+, falling back to y where a count-of-count is 0
+            d = [0.0] + [k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1, 2, 3)]
+        total, gamma = defaultdict(int), defaultdict(float)
+        for g, c in counts.items():
+            total[g[:-1]] += c
+            gamma[g[:-1]] += d[min(c, 3)]
+        return dict(counts=counts, total=total, gamma=gamma, d=d)
+
+    def prob(self, char: str, context: str, top: bool = True) -> float:
+        """P(char | context), with the context cut to the last order - 1 characters."""
+        context = context[len(context) - self.order + 1:] if len(context) >= self.order else context
+        lower = self.prob(char, context[1:], top=False) if context else 1.0 / self.vocab_size
+        t = self.tables[(len(context) + 1, top or len(context) + 1 == self.order)]
+        total = t["total"].get(context, 0)
+        if total == 0:
+            return lower
+        c = t["counts"].get(context + char, 0)
+        return max(c - t["d"][min(c, 3)], 0) / total + t["gamma"][context] / total * lower
+
+
+def windows_of(chunks: Chunks, ids, vocab: Vocab) -> list[str]:
+    """Each chunk as its seq_len + 1 characters: the input and the one character after it."""
+    x, y = chunks.batch(ids)
+    return [vocab.decode(row) + vocab.chars[int(last)] for row, last in zip(x, y[:, -1])]
+
+
+def score(model: KneserNey, windows: list[str]) -> float:
+    """Mean negative log-likelihood (nats/char) of every character after the first of each window."""
+    nll = sum(-math.log(model.prob(w[t], w[:t])) for w in windows for t in range(1, len(w)))
+    return nll / sum(len(w) - 1 for w in windows)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="Interpolated Kneser-Ney character n-gram baseline.")
+    p.add_argument("--data", default="data/shakespeare_train.txt", help="the training corpus (as for main.py)")
+    p.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5, 6, 7], help="n-gram orders to fit")
+    p.add_argument("--discounts", type=int, nargs="+", choices=[1, 3], default=[1, 3],
+                   help="1: interpolated KN with one discount per order; 3: modified KN (counts 1, 2, 3+)")
+    p.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 chunk split")
+    p.add_argument("--unseen", help="also score this text (chunks with unknown characters dropped)")
+    p.add_argument("--unseen-start", type=int, default=0, help="score --unseen from this character on")
+    p.add_argument("--out", help="write the numbers to this JSON file")
+    args = p.parse_args(argv)
+    try:
+        text, vocab, data = load_corpus(args.data, args.seq_len)
+        unseen = args.unseen and read_text(args.unseen)[args.unseen_start:]
+    except CorpusError as e:
+        p.exit(1, f"baseline.py: error: {e}\n")
+    chunks = Chunks(data, args.seq_len)
+    train_ids, val_ids = split_ids(len(chunks), args.split_seed)
+    train, val = windows_of(chunks, train_ids, vocab), windows_of(chunks, val_ids, vocab)
+    if unseen:
+        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len)
+        unseen_windows = windows_of(unseen_chunks, known_ids(unseen_chunks), vocab)
+    results = []
+    for discounts in args.discounts:
+        for order in args.orders:
+            model = KneserNey(order, len(vocab), discounts).fit(train)
+            row = dict(order=order, discounts=discounts, val_loss=score(model, val))
+            if unseen:
+                row["unseen_loss"] = score(model, unseen_windows)
+            results.append(row)
+            print(f"order {order}, {discounts} discount(s): val {row['val_loss']:.4f} nats/char "
+                  f"({row['val_loss'] / math.log(2):.4f} bits/char)"
+                  + (f" | unseen {row['unseen_loss']:.4f}" if unseen else ""), flush=True)
+    if args.out:
+        out = dict(command="python baseline.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed, val_chunks=len(val),
+                   unseen=args.unseen and f"{args.unseen}[{args.unseen_start}:]",
+                   unseen_chunks=len(unseen_windows) if unseen else 0, results=results)
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
