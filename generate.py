@@ -36,19 +36,19 @@ def find_best_checkpoint(folder: Path) -> Path:
     return min(scored)[1]
 
 
-def next_chars(logits, temperature, top_k, uniforms):
+def next_chars(logits, temperature, top_k, uniforms, greedy=None):
     """Sample one index per row from softmax(logits / T) restricted to the top k, by inverse CDF.
 
-    logits (B, V); temperature (B,), 0 meaning argmax; uniforms (B,) in [0, 1).
+    logits (B, V); temperature (B, 1), 1 where `greedy` (B,) marks rows that take the argmax
+    instead; uniforms (B,) in [0, 1). Returns the indices and the scaled logits.
     """
-    greedy = temperature == 0
-    scaled = logits / torch.where(greedy, 1.0, temperature)[:, None]
+    scaled = logits / temperature
     if top_k:
         kth = scaled.topk(min(top_k, scaled.shape[-1]), dim=-1).values[:, -1:]
         scaled = scaled.masked_fill(scaled < kth, -math.inf)
-    cdf = torch.softmax(scaled.double(), dim=-1).cumsum(-1)
-    drawn = torch.searchsorted(cdf, (uniforms * cdf[:, -1])[:, None].double()).squeeze(1)
-    return torch.where(greedy, logits.argmax(-1), drawn.clamp(max=logits.shape[-1] - 1)), scaled
+    cdf = torch.softmax(scaled, dim=-1).cumsum(-1)
+    chars = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1).clamp_(max=logits.shape[-1] - 1)
+    return (chars if greedy is None else torch.where(greedy, logits.argmax(-1), chars)), scaled
 
 
 @torch.no_grad()
@@ -56,10 +56,16 @@ def sample(model, vocab: str, prompts: list[str], temperatures: list[float], len
            sample_ids: list[int], seed: int = 0, top_k: int = 0, stream=None, stats=None) -> list[str]:
     """Continue each prompts[i] by `length` characters at temperatures[i] -> prompt + continuation.
 
-    Row i draws its uniforms from the seed (seed, crc32(prompts[i]), sample_ids[i]): independent of the
-    batch it is in and of its temperature, so temperatures are compared on common random numbers. Rows whose prompts are longer than the
-    shortest one keep reading their prompt while the others already sample (one step per character
-    for all rows together). `stats`, when a dict, receives per-row sums for the temperature study.
+    Row i draws its uniforms from the seed (seed, crc32(prompts[i]), sample_ids[i]): independent of
+    the batch it is in and of its temperature, so temperatures are compared on common random numbers.
+    All rows advance one character per step together; a row whose prompt is longer than the shortest
+    keeps reading its prompt while the others already sample:
+
+        step s:    0 1 2 3 4 5 6          (P = prompt char read, g = generated char)
+        "ab"       . g g g                 row 0 samples from step 0 on (after its prompt)
+        "abcd"     P P g g g               row 1 reads 2 more prompt chars first
+
+    `stats`, when a dict, receives per-row sums for the temperature study.
     """
     if length == 0:
         return list(prompts)
@@ -67,35 +73,40 @@ def sample(model, vocab: str, prompts: list[str], temperatures: list[float], len
     stoi = {c: i for i, c in enumerate(vocab)}
     start = "\n" if "\n" in stoi else vocab[0]  # what an empty prompt starts from
     encoded = [[stoi[c] for c in (p or start)] for p in prompts]
-    lens = torch.tensor([len(e) for e in encoded], device=device)
-    shortest, rows = int(lens.min()), len(encoded)
-    padded = torch.tensor([e + [0] * (int(lens.max()) - len(e)) for e in encoded], device=device)
-    temps = torch.tensor(temperatures, dtype=torch.float, device=device)
-    uniforms = torch.tensor(np.stack([np.random.default_rng([seed, zlib.crc32(p.encode()), j]).random(length)
-                                      for p, j in zip(prompts, sample_ids)]), device=device)  # (B, length)
-    out = torch.zeros(rows, length, dtype=torch.long, device=device)
+    lens = [len(e) for e in encoded]
+    shortest, longest, rows = min(lens), max(lens), len(encoded)
+    padded = torch.tensor([e + [0] * (longest - len(e)) for e in encoded], device=device)
+    temps = torch.tensor(temperatures, dtype=torch.float, device=device)[:, None]
+    greedy = (temps[:, 0] == 0) if (temps == 0).any() else None
+    temps = temps.masked_fill(temps == 0, 1.0)
+    steps = longest - shortest + length
+    # uniforms[s, i]: the draw row i uses at step s (rows still reading their prompt ignore theirs)
+    draws = np.stack([np.random.default_rng([seed, zlib.crc32(p.encode()), j]).random(length)
+                      for p, j in zip(prompts, sample_ids)])  # (B, length)
+    offset = np.array(lens) - shortest
+    index = np.clip(np.arange(steps)[:, None] - offset[None, :], 0, length - 1)  # (steps, B)
+    uniforms = torch.tensor(np.take_along_axis(draws.T, index, 0), dtype=torch.float, device=device)
     logits, hidden = model(padded[:, :shortest])
-    logits = logits[:, -1]
+    logits, chosen = logits[:, -1], []
     nll = torch.zeros(rows, dtype=torch.float64, device=device)
     entropy = torch.zeros(rows, dtype=torch.float64, device=device)
-    for t in range(shortest, int(lens.max()) + length):
-        k = t - lens  # index of the character each row generates at this step (< 0: still reading prompt)
-        active = (k >= 0) & (k < length)
-        chars, scaled = next_chars(logits, temps, top_k, uniforms[torch.arange(rows), k.clamp(0, length - 1)])
-        if stats is not None:
-            nll += torch.where(active, -torch.log_softmax(logits.double(), -1).gather(1, chars[:, None])[:, 0], 0.0)
+    for s in range(steps):
+        chars, scaled = next_chars(logits, temps, top_k, uniforms[s], greedy)
+        chosen.append(chars)
+        if stats is not None:  # every row here has equal prompt lengths (the study's case)
+            nll -= torch.log_softmax(logits.double(), -1).gather(1, chars[:, None])[:, 0]
             p = torch.softmax(scaled.double(), -1)
-            h = -(p * torch.log(p.clamp_min(1e-300))).sum(-1)
-            entropy += torch.where(active & (temps > 0), h, 0.0)
-        out[active, k[active]] = chars[active]
-        if stream is not None and active[0]:
+            entropy -= torch.where(temps[:, 0] > 0, (p * torch.log(p.clamp_min(1e-300))).sum(-1), 0.0)
+        if stream is not None:
             stream(vocab[int(chars[0])])
-        chars = torch.where(k < 0, padded[:, min(t, padded.shape[1] - 1)], chars)  # prompt still being read
-        if t + 1 < int(lens.max()) + length:
+        if shortest + s < longest:  # rows still reading their prompt feed its next character instead
+            chars = torch.where(torch.tensor(offset > s, device=device), padded[:, shortest + s], chars)
+        if s + 1 < steps:
             logits, hidden = model.step(chars, hidden)
     if stats is not None:
-        stats.update(nll=nll.tolist(), entropy=entropy.tolist())
-    return [p + "".join(vocab[i] for i in row.tolist()) for p, row in zip(prompts, out)]
+        stats.update(nll=nll.tolist(), entropy=(entropy if greedy is None else entropy * ~greedy).tolist())
+    chosen = torch.stack(chosen, 1).tolist()  # (B, steps)
+    return [p + "".join(vocab[i] for i in row[o:o + length]) for p, row, o in zip(prompts, chosen, offset.tolist())]
 
 
 STUDY_TEMPERATURES = [0.2, 0.5, 0.7, 1.0, 1.5, 2.0, 4.0]
@@ -245,8 +256,9 @@ def main(argv=None):
                        [r[2] for r in rows], args.seed, args.top_k, stream)
         print("\n" if stream else "\n\n".join(texts) + "\n", end="")
         if args.output:
+            command = " ".join(["python generate.py", *(sys.argv[1:] if argv is None else argv)])
             records = [dict(prompt=p, temperature=t, seed=args.seed, sample=j, top_k=args.top_k,
-                            checkpoint=str(path), text=x) for (p, t, j), x in zip(rows, texts)]
+                            checkpoint=str(path), command=command, text=x) for (p, t, j), x in zip(rows, texts)]
             out = Path(args.output)
             out.write_text(json.dumps(records, indent=1) + "\n" if out.suffix == ".json" else "\n\n".join(texts) + "\n",
                            encoding="utf-8")

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, split_ids
-from model import MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, save_checkpoint
+from model import (MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, rng_state,
+                   save_checkpoint, set_rng_state)
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
@@ -153,29 +154,6 @@ def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
         progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
         return 0.5 * (1 + math.cos(math.pi * progress))
     return factor
-
-
-def rng_state(generator) -> dict:
-    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, py_state, py_gauss = random.getstate()
-    state = dict(torch=torch.get_rng_state(), shuffle=generator.get_state(),
-                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos, has_gauss=has_gauss, gauss=gauss),
-                 python=dict(version=version, state=list(py_state), gauss=py_gauss))
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict, generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["shuffle"])
-    n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:

@@ -7,8 +7,10 @@ VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECU
 """
 import argparse
 import os
+import random
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -126,6 +128,29 @@ def save_checkpoint(path, model: CharRNN, vocab: str, optimizer=None, epoch: int
         **extra,
     )
     atomic_save(checkpoint, path)
+
+
+def rng_state(generator) -> dict:
+    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python."""
+    _, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, py_state, py_gauss = random.getstate()
+    state = dict(torch=torch.get_rng_state(), shuffle=generator.get_state(),
+                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos, has_gauss=has_gauss, gauss=gauss),
+                 python=dict(version=version, state=list(py_state), gauss=py_gauss))
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict, generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["shuffle"])
+    n = state["numpy"]
+    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
