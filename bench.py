@@ -1,0 +1,210 @@
+"""Speed against the reference study's loops, measured side by side in one process.
+
+    python bench.py                                   # full run: results/bench.json
+    python bench.py --quick --out /tmp/bench.json     # under a minute, same JSON shape
+
+Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
+(A B A B ...) in this one process and only medians and ratios are reported.
+1. training throughput (characters/s) at batch 64: our step (main.run_epoch) vs a faithful copy of
+   the reference's (a Dataset building Python lists per item, a DataLoader, loss.item() every step);
+2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes;
+3. time to quality, from the per-epoch wall times recorded by the seed runs in results/runs/;
+4. peak resident memory of a one-epoch training run of each model (a child process);
+5. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import generate
+import main as train
+from dataset import Chunks, load_corpus, split_ids
+from model import MODELS, build_model
+
+ROOT = Path(__file__).resolve().parent
+
+
+class ReferenceDataset(torch.utils.data.Dataset):
+    """The reference's data path: every item is built from Python lists of character indices."""
+
+    def __init__(self, text: str, stoi: dict, seq_len: int):
+        self.text, self.stoi, self.seq_len = text, stoi, seq_len
+
+    def __len__(self):
+        return (len(self.text) - 1) // self.seq_len
+
+    def __getitem__(self, i):
+        chunk = self.text[i * self.seq_len:(i + 1) * self.seq_len + 1]
+        return torch.tensor([self.stoi[c] for c in chunk[:-1]]), torch.tensor([self.stoi[c] for c in chunk[1:]])
+
+
+def reference_steps(model, optimizer, loader, steps: int) -> int:
+    """The reference's training step, `steps` times; returns the characters trained on."""
+    model.train()
+    chars = 0
+    for step, (x, y) in enumerate(loader):
+        if step == steps:
+            break
+        logits, _ = model(x)
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        loss.item()  # the reference logged every step
+        chars += y.numel()
+    return chars
+
+
+def our_steps(model, optimizer, chunks, ids, batch_size: int, steps: int, generator) -> int:
+    """main.run_epoch on `steps` batches: exactly the training loop main.py runs."""
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+    run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=1.0, generator=generator, shiftable=None)
+    train.run_epoch(model, chunks, ids[:steps * batch_size], batch_size, "cpu", run)
+    return min(len(ids), steps * batch_size) * chunks.seq_len
+
+
+def interleave(contenders: dict, reps: int) -> dict:
+    """Run each contender once per round, `reps` rounds; median rate (units/s) of each."""
+    rates = {name: [] for name in contenders}
+    for _ in range(reps):
+        for name, fn in contenders.items():
+            t0 = time.perf_counter()
+            units = fn()
+            rates[name].append(units / (time.perf_counter() - t0))
+    return {name: statistics.median(r) for name, r in rates.items()}
+
+
+def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vocab: int) -> list:
+    """(m, k, n, count) of the forward GEMMs of one step; a training step costs 3x their FLOPs
+    (forward, plus gradients for inputs and weights): 3 * sum 2*m*k*n*count."""
+    gates = 4 if kind == "lstm" else 1
+    return [(batch * seq_len, hidden, gates * hidden, layers),  # input projections, all time steps at once
+            (batch, hidden, gates * hidden, layers * seq_len),  # recurrent projections, one per time step
+            (batch * seq_len, hidden, vocab, 1)]  # read-out
+
+
+def sgemm_rate(gemms: list, reps: int) -> float:
+    """FLOP/s of torch.mm on these shapes, weighted as the step weights them."""
+    total_flops = total_time = 0.0
+    for m, k, n, count in gemms:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        inner = max(1, int(2e8 // (2 * m * k * n)))
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                torch.mm(a, b)
+            times.append((time.perf_counter() - t0) / inner)
+        total_flops += 2 * m * k * n * count
+        total_time += statistics.median(times) * count
+    return total_flops / total_time
+
+
+def time_to_quality(runs_dir: Path) -> dict:
+    """Median over seeds of the wall time (training + validation) to first reach each target."""
+    result = {}
+    for kind in MODELS:
+        runs = {}
+        for recipe in ("reference", "default"):
+            runs[recipe] = [json.loads(p.read_text())["models"][kind]["history"]
+                            for p in sorted(runs_dir.glob(f"{recipe}-seed*.json"))]
+        ref_best = statistics.mean(min(r["val_loss"] for r in h) for h in runs["reference"])
+        row = dict(reference_best=round(ref_best, 4))
+        for name, target in (("1.60", 1.60), ("reference_best", ref_best)):
+            reached = {recipe: statistics.median(next((r["wall_s"] for r in h if r["val_loss"] <= target), float("nan"))
+                                                 for h in hs) for recipe, hs in runs.items()}
+            row[name] = dict(reference_s=reached["reference"], default_s=reached["default"],
+                             ratio=reached["reference"] / reached["default"])
+        result[kind] = row
+    return result
+
+
+def peak_memory_mb(kind: str, data: str, epochs: int = 1) -> float:
+    """Peak resident memory of `main.py --models KIND` for one epoch, read from the child's rusage."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--models", kind, "--epochs", str(epochs),
+                                 "--data", data, "--out-dir", tmp, "--figures-dir", tmp],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024
+
+
+def reference_sampling(model, vocab: str, length: int) -> int:
+    """The reference's loop, corrected: one sample, one character per module call, .item() each step."""
+    x, hidden = torch.tensor([[vocab.index("T")]]), None
+    with torch.no_grad():
+        for _ in range(length):
+            logits, hidden = model(x, hidden)
+            x = torch.multinomial(torch.softmax(logits[0, -1] / 0.7, -1), 1).view(1, 1)
+            x.item()
+    return length
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Benchmark against the reference loops.")
+    p.add_argument("--data", default="../shared/data/shakespeare_train.txt", help="corpus to train on")
+    p.add_argument("--quick", action="store_true", help="few repeats: finishes in under a minute")
+    p.add_argument("--out", default=str(ROOT / "results" / "bench.json"), help="where to write the JSON")
+    args = p.parse_args(argv)
+    reps, steps = (3, 4) if args.quick else (7, 40)
+    text, vocab, data = load_corpus(args.data)
+    chunks = Chunks(data, 30)
+    train_ids, _ = split_ids(len(chunks))
+    ref_data = torch.utils.data.Subset(ReferenceDataset(text, vocab.stoi, 30), train_ids.tolist())
+    result = dict(machine=dict(cpu=platform.processor() or platform.machine(), threads=torch.get_num_threads(),
+                               torch=torch.__version__, python=platform.python_version(), quick=args.quick),
+                  throughput={}, throughput_ratio={}, sgemm_fraction={}, sampling={})
+    for kind in MODELS:
+        torch.manual_seed(0)
+        model = build_model(dict(kind=kind, vocab_size=len(vocab)))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
+        generator = torch.Generator().manual_seed(0)
+        contenders = {"reference": lambda: reference_steps(model, optimizer, loader, steps),
+                      "ours": lambda: our_steps(model, optimizer, chunks, train_ids, 64, steps, generator)}
+        interleave(contenders, 1)  # warm-up: allocator, oneDNN primitives
+        rates = interleave(contenders, reps)
+        gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
+        flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
+        machine_rate = sgemm_rate(gemms, reps)
+        result["throughput"][kind] = dict(reference_chars_s=round(rates["reference"]), ours_chars_s=round(rates["ours"]))
+        result["throughput_ratio"][kind] = rates["ours"] / rates["reference"]
+        result["sgemm_fraction"][kind] = rates["ours"] * flops_per_char / machine_rate
+        result["throughput"][kind].update(flops_per_char=flops_per_char, sgemm_gflops=machine_rate / 1e9,
+                                          achieved_gflops=rates["ours"] * flops_per_char / 1e9)
+        model.eval()
+        length = 50 if args.quick else 300
+        samplers = {
+            "reference_batch1": lambda: reference_sampling(model, vocab.chars, length),
+            "ours_batch1": lambda: length * len(generate.sample(model, vocab.chars, ["T"], [0.7], length, [0])),
+            "ours_batch25": lambda: length * len(generate.sample(model, vocab.chars, ["T"] * 25, [0.7] * 25, length,
+                                                                 list(range(25))))}
+        s = interleave(samplers, reps)
+        result["sampling"][kind] = {k: round(v) for k, v in s.items()} | dict(
+            ratio_batch1=s["ours_batch1"] / s["reference_batch1"], ratio_batch25=s["ours_batch25"] / s["reference_batch1"])
+        print(f"{kind}: train {rates['reference']:,.0f} -> {rates['ours']:,.0f} chars/s "
+              f"({result['throughput_ratio'][kind]:.2f}x), {result['sgemm_fraction'][kind]:.0%} of sgemm "
+              f"{machine_rate / 1e9:.0f} GFLOP/s | sampling {s['reference_batch1']:,.0f} -> {s['ours_batch1']:,.0f} "
+              f"(batch 1), {s['ours_batch25']:,.0f} (batch 25) chars/s", flush=True)
+    ttq = time_to_quality(ROOT / "results" / "runs")
+    result["time_to_quality"] = ttq
+    result["time_to_quality_ratio"] = {k: v["reference_best"]["ratio"] for k, v in ttq.items()}
+    result["peak_memory_mb"] = {kind: round(peak_memory_mb(kind, args.data), 1) for kind in MODELS} if not args.quick else {}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("throughput_ratio", "sgemm_fraction", "time_to_quality_ratio")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
