@@ -68,3 +68,20 @@ def test_bad_corpus_and_missing_checkpoint_messages(tmp_path):
     empty.mkdir()
     result = run_script("generate.py", "--checkpoint", empty / "rnn.pt")
     assert result.returncode == 1 and "run main.py first" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_default_corpus_is_prepared_first(tmp_path, tiny_corpus, monkeypatch, capsys):
+    import data.prepare
+    default = tmp_path / "data" / "shakespeare_train.txt"
+    calls = []
+
+    def fake_prepare(source, out):
+        calls.append(source)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(tiny_corpus.read_text())
+
+    monkeypatch.setattr(main, "DEFAULT_DATA", default)
+    monkeypatch.setattr(data.prepare, "prepare", fake_prepare)
+    main.main(["--data", str(default), "--epochs", "1", "--models", "rnn", "--out-dir", str(tmp_path / "o"),
+               "--figures-dir", str(tmp_path / "o"), *SMALL])
+    assert calls == ["gutenberg"] and "is missing: preparing it with data/prepare.py" in capsys.readouterr().out
