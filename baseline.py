@@ -71,8 +71,14 @@ def windows_of(chunks: Chunks, ids, vocab: Vocab) -> list[str]:
 
 def score(model: KneserNey, windows: list[str]) -> float:
     """Mean negative log-likelihood (nats/char) of every character after the first of each window."""
-    nll = sum(-math.log(model.prob(w[t], w[:t])) for w in windows for t in range(1, len(w)))
-    return nll / sum(len(w) - 1 for w in windows)
+    cache, nll, count = {}, 0.0, 0  # (context, char) pairs repeat a lot: compute each once
+    for w in windows:
+        for t in range(1, len(w)):
+            key = (w[max(0, t - model.order + 1):t], w[t])
+            if key not in cache:
+                cache[key] = -math.log(model.prob(key[1], key[0]))
+            nll, count = nll + cache[key], count + 1
+    return nll / count
 
 
 def main(argv=None):

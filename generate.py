@@ -12,6 +12,7 @@ same seed gives the same text whether it is generated alone or in a batch. stdou
 import argparse
 import json
 import math
+import os
 import sys
 import zlib
 from pathlib import Path
@@ -138,7 +139,25 @@ def temperature_study(model, vocab: str, train_text: str, temperatures=STUDY_TEM
         logits = model(torch.tensor([[stoi[c] for c in context]], device=next(model.parameters()).device))[0][0, -1]
     result["context"] = dict(text=context, distribution={
         str(t): torch.softmax(logits.double() / t, -1).tolist() for t in (0.7, 1.0, 4.0)})
+    prompts = [p for p in DEFAULT_PROMPTS if set(p) <= set(vocab)]
+    result["reference_sampler"] = reference_bug(model, vocab, prompts, num_samples * 20, seed)
     return result
+
+
+@torch.no_grad()
+def reference_bug(model, vocab: str, prompts: list[str], n: int, seed: int) -> dict:
+    """How often the first generated character is the last of the vocabulary, for each prompt at T = 1:
+    with the reference study's sampler (one softmax over the logits of every prompt position at once,
+    the flat index clamped into the vocabulary) and with the correct one (last position only)."""
+    stoi, gen = {c: i for i, c in enumerate(vocab)}, torch.Generator().manual_seed(seed)
+    shares = {}
+    for prompt in prompts:
+        logits = model(torch.tensor([[stoi[c] for c in prompt]], device=next(model.parameters()).device))[0][0]
+        flat = torch.multinomial(torch.softmax(logits.flatten().double(), -1).cpu(), n, True, generator=gen)
+        right = torch.multinomial(torch.softmax(logits[-1].double(), -1).cpu(), n, True, generator=gen)
+        shares[prompt] = dict(reference=(flat.clamp(max=len(vocab) - 1) == len(vocab) - 1).float().mean().item(),
+                              correct=(right == len(vocab) - 1).float().mean().item())
+    return dict(last_char=vocab[-1], samples_per_prompt=n, first_char_share=shares)
 
 
 def draw_study(result: dict, vocab: str, path: Path) -> None:
@@ -227,7 +246,7 @@ def clean_prompts(prompts: list[str], vocab: str, skip_unknown: bool) -> list[st
 def main(argv=None):
     args = get_args(argv)
     try:
-        path = Path(args.checkpoint) if args.checkpoint else find_best_checkpoint(ROOT / "checkpoints")
+        path = Path(args.checkpoint) if args.checkpoint else find_best_checkpoint(Path(os.path.relpath(ROOT / "checkpoints")))
         model, ckpt = load_checkpoint(path, args.device)
         vocab = ckpt["vocab"]
         print(f"checkpoint {path}: {ckpt['config']['kind']}, epoch {ckpt['epoch']}, "
