@@ -52,7 +52,7 @@ def next_chars(logits, temperature, top_k, uniforms, greedy=None):
     return (chars if greedy is None else torch.where(greedy, logits.argmax(-1), chars)), scaled
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def sample(model, vocab: str, prompts: list[str], temperatures: list[float], length: int,
            sample_ids: list[int], seed: int = 0, top_k: int = 0, stream=None, stats=None) -> list[str]:
     """Continue each prompts[i] by `length` characters at temperatures[i] -> prompt + continuation.
@@ -246,7 +246,7 @@ def clean_prompts(prompts: list[str], vocab: str, skip_unknown: bool) -> list[st
 def main(argv=None):
     args = get_args(argv)
     try:
-        path = Path(args.checkpoint) if args.checkpoint else find_best_checkpoint(Path(os.path.relpath(ROOT / "checkpoints")))
+        path = Path(args.checkpoint or find_best_checkpoint(Path(os.path.relpath(ROOT / "checkpoints"))))
         model, ckpt = load_checkpoint(path, args.device)
         vocab = ckpt["vocab"]
         print(f"checkpoint {path}: {ckpt['config']['kind']}, epoch {ckpt['epoch']}, "
@@ -261,7 +261,8 @@ def main(argv=None):
             for r in result["per_temperature"]:
                 print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}))
             return
-        prompts = args.prime or ([Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else DEFAULT_PROMPTS)
+        from_file = [Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else []
+        prompts = (args.prime or []) + from_file or DEFAULT_PROMPTS
         prompts = clean_prompts(prompts, vocab, args.skip_unknown)
         temps = [0.0] if args.greedy else args.temperature
         rows = [(p, t, j) for p in prompts for t in temps for j in range(args.num_samples)]

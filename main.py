@@ -60,7 +60,8 @@ def number(kind, minimum=0, strict=True):
 
 
 def get_args(argv=None):
-    p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Train a vanilla RNN and an LSTM on characters.")
+    p = argparse.ArgumentParser(usage="%(prog)s [options]", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+                                description="Train a vanilla RNN and an LSTM on characters.")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="UTF-8 corpus (the default is prepared if missing)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="models to train, in order")
     p.add_argument("--preset", choices=list(PRESETS), help="start from a named set of training settings")
@@ -68,19 +69,24 @@ def get_args(argv=None):
     p.add_argument("--batch-size", type=number(int), help="chunks per optimizer step")
     p.add_argument("--seq-len", type=number(int), default=30, help="characters per chunk")
     p.add_argument("--lr", type=number(float), help="Adam learning rate")
-    p.add_argument("--dropout", type=number(float, strict=False), help="dropout between recurrent layers (default: RNN 0, LSTM 0.1)")
+    p.add_argument("--dropout", type=number(float, strict=False),
+                   help="dropout between recurrent layers (default %(default)s: RNN 0, LSTM 0.1)")
     p.add_argument("--grad-clip", type=number(float, strict=False), help="clip the gradient norm to this (0: off)")
     p.add_argument("--schedule", choices=["constant", "cosine"],
                    help="learning rate after warm-up: constant, or cosine decay to 0 over --epochs")
     p.add_argument("--warmup-steps", type=number(int, strict=False), help="linear learning-rate warm-up steps")
-    p.add_argument("--patience", type=number(int, strict=False), help="stop after this many epochs without a better val loss (0: off)")
+    p.add_argument("--patience", type=number(int, strict=False),
+                   help="stop after this many epochs without a better val loss (0: off)")
     p.add_argument("--shift", action=argparse.BooleanOptionalAction,
                    help="train on chunks moved right by a random 0..seq_len-1 characters, where the next "
                         "chunk is a training chunk too (validation is unchanged)")
-    p.add_argument("--context", type=number(int, strict=False), default=0, help="feed each chunk's K preceding characters first, unscored")
-    p.add_argument("--eval-context", type=number(int, strict=False), default=30, help="also report val loss with this much context fed first")
-    p.add_argument("--unseen", help="also score the best checkpoints on this text (chunks with unknown characters dropped)")
-    p.add_argument("--unseen-start", type=number(int, strict=False), default=0, help="score --unseen from this character on")
+    p.add_argument("--context", type=number(int, strict=False), default=0,
+                   help="feed each chunk's K preceding characters first, unscored")
+    p.add_argument("--eval-context", type=number(int, strict=False), default=30,
+                   help="also report val loss with this many preceding characters fed first")
+    p.add_argument("--unseen", help="also score the best checkpoints on this text (chunks with unknown chars dropped)")
+    p.add_argument("--unseen-start", type=number(int, strict=False), default=0,
+                   help="score --unseen from this character on")
     p.add_argument("--hidden-size", type=number(int), default=128, help="embedding and hidden width")
     p.add_argument("--num-layers", type=number(int), default=4, help="stacked recurrent layers")
     p.add_argument("--seed", type=int, default=0, help="seed for weights, shuffling and dropout")
@@ -161,7 +167,8 @@ def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
 
 def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:
     """Refuse to continue a run on other data or with other settings, saying what differs."""
-    diffs = [f"{k} {last['settings'].get(k)} -> {settings[k]}" for k in RESUME_KEYS if last["settings"].get(k) != settings[k]]
+    before = last["settings"]
+    diffs = [f"{k} {before.get(k)} -> {settings[k]}" for k in RESUME_KEYS if before.get(k) != settings[k]]
     if last["corpus"]["sha256"] != corpus["sha256"]:
         diffs.insert(0, f"corpus sha256 {last['corpus']['sha256'][:12]}... -> {corpus['sha256'][:12]}...")
     elif last["vocab"] != vocab:
@@ -194,9 +201,10 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
         done = stopped or epoch >= args.epochs
         print(f"{kind}: {'finished' if done else 'resuming after'} epoch {epoch} ({last_path})")
     elif args.init_from:
-        init, _ = load_checkpoint(Path(args.init_from) / f"{kind}.pt" if Path(args.init_from).is_dir() else args.init_from)
+        source = Path(args.init_from) / f"{kind}.pt" if Path(args.init_from).is_dir() else Path(args.init_from)
+        init, _ = load_checkpoint(source)
         if init.config != model.config:
-            raise TrainingError(f"--init-from {args.init_from}: model settings {init.config} differ from {model.config}")
+            raise TrainingError(f"--init-from {source}: model settings {init.config} differ from {model.config}")
         model.load_state_dict(init.state_dict())
     record.update(params=sum(p.numel() for p in model.parameters()), dropout=dropout, history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
@@ -235,10 +243,12 @@ def evaluate(model, vocab: Vocab, text: str, seq_len: int, split_seed: int, args
         result[f"{name}_loss"], result[f"{name}_acc"] = run_epoch(model, chunks, ids, 1024, args.device)
     result["eval_context"] = args.eval_context
     if args.unseen:
-        unseen = Chunks(vocab.encode(read_text(args.unseen)[args.unseen_start:], unknown=-1), seq_len, args.context, pad)
+        unseen_text = read_text(args.unseen)[args.unseen_start:]
+        unseen = Chunks(vocab.encode(unseen_text, unknown=-1), seq_len, args.context, pad)
         ids = known_ids(unseen)
         result["unseen_loss"], result["unseen_acc"] = run_epoch(model, unseen, ids, 1024, args.device)
-        result.update(unseen=f"{args.unseen}[{args.unseen_start}:]", unseen_chunks=len(ids), unseen_dropped=len(unseen) - len(ids))
+        result.update(unseen=f"{args.unseen}[{args.unseen_start}:]", unseen_chunks=len(ids),
+                      unseen_dropped=len(unseen) - len(ids))
     return result
 
 
@@ -306,6 +316,9 @@ def main(argv=None):
         print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}\nsettings {settings}")
         chunks = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
         train_ids, val_ids = split_ids(len(chunks), args.split_seed)
+        # --shift moves training chunk i right by s in [0, L) only when chunk i + 1 is a training chunk
+        # too, so a shifted window never reads a validation character:
+        #   text  | train i | train i+1 | val | ...     window = text[i*L + s : i*L + s + L + 1]
         in_train = torch.zeros(len(chunks) + 1, dtype=torch.bool)
         in_train[train_ids] = True
         split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=in_train[:-1] & in_train[1:])

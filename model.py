@@ -16,6 +16,7 @@ from torch import nn
 
 FORMAT_VERSION = 1
 RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM}
+PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per layer, in the cell functions' order
 
 
 class CharRNN(nn.Module):
@@ -51,7 +52,7 @@ class CharRNN(nn.Module):
         states = list(zip(*hidden)) if self.kind == "lstm" else list(hidden)  # per layer: (h, c) or h
         inp, new = self.embedding(x), []
         for layer, state in enumerate(states):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in PARAMS]
             state = cell(inp, state, *weights)
             inp = state[0] if self.kind == "lstm" else state
             new.append(state)
@@ -162,7 +163,8 @@ def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torn file, foreign pickle, not a zip: all mean "not usable"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}") from None
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}") \
+            from None
     missing = {"format_version", "config", "model", "vocab"} - set(checkpoint if isinstance(checkpoint, dict) else ())
     if missing:
         raise CheckpointError(f"{path} is not a checkpoint of this project (missing {', '.join(sorted(missing))})")

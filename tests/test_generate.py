@@ -130,3 +130,15 @@ def test_temperature_study_on_a_tiny_checkpoint(tmp_path):
     for dist in result["context"]["distribution"].values():
         assert math.isclose(sum(dist), 1.0, abs_tol=1e-9)
     assert fig.stat().st_size > 10_000
+
+
+def test_prime_file_and_streaming_single_sample(tmp_path, lstm):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, lstm, VOCAB)
+    (tmp_path / "prompt.txt").write_text("abcde" * 80)
+    result = run_script("generate.py", "--checkpoint", path, "--prime-file", tmp_path / "prompt.txt",
+                        "--length", "25", "--seed", "4")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("abcde" * 80) and len(result.stdout) == 400 + 25 + 1  # one sample, newline
+    alone = generate.sample(lstm, VOCAB, ["abcde" * 80], [0.7], 25, [0], seed=4)[0]
+    assert result.stdout[:-1] == alone
