@@ -10,6 +10,7 @@ of a chunk is predicted from one character, the second from two, and so on up to
 import argparse
 import json
 import math
+import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -64,16 +65,16 @@ class KneserNey:
 
 
 def windows_of(chunks: Chunks, ids, vocab: Vocab) -> list[str]:
-    """Each chunk as its seq_len + 1 characters: the input and the one character after it."""
+    """Each chunk as its K + seq_len + 1 characters: burn-in, input, and the one character after it."""
     x, y = chunks.batch(ids)
     return [vocab.decode(row) + vocab.chars[int(last)] for row, last in zip(x, y[:, -1])]
 
 
-def score(model: KneserNey, windows: list[str]) -> float:
-    """Mean negative log-likelihood (nats/char) of every character after the first of each window."""
+def score(model: KneserNey, windows: list[str], context: int = 0) -> float:
+    """Mean negative log-likelihood (nats/char) of each window's characters after the first 1 + context."""
     cache, nll, count = {}, 0.0, 0  # (context, char) pairs repeat a lot: compute each once
     for w in windows:
-        for t in range(1, len(w)):
+        for t in range(1 + context, len(w)):
             key = (w[max(0, t - model.order + 1):t], w[t])
             if key not in cache:
                 cache[key] = -math.log(model.prob(key[1], key[0]))
@@ -89,6 +90,8 @@ def main(argv=None):
                    help="1: interpolated KN with one discount per order; 3: modified KN (counts 1, 2, 3+)")
     p.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 chunk split")
+    p.add_argument("--context", type=int, default=0,
+                   help="score each chunk after its K preceding characters, as main.py --context does")
     p.add_argument("--unseen", help="also score this text (chunks with unknown characters dropped)")
     p.add_argument("--unseen-start", type=int, default=0, help="score --unseen from this character on")
     p.add_argument("--out", help="write the numbers to this JSON file")
@@ -99,25 +102,27 @@ def main(argv=None):
     except CorpusError as e:
         p.exit(1, f"baseline.py: error: {e}\n")
     chunks = Chunks(data, args.seq_len)
+    fed = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
     train_ids, val_ids = split_ids(len(chunks), args.split_seed)
-    train, val = windows_of(chunks, train_ids, vocab), windows_of(chunks, val_ids, vocab)
+    train, val = windows_of(chunks, train_ids, vocab), windows_of(fed, val_ids, vocab)
     if unseen:
-        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len)
+        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len, args.context, vocab.stoi.get("\n", 0))
         unseen_windows = windows_of(unseen_chunks, known_ids(unseen_chunks), vocab)
     results = []
     for discounts in args.discounts:
         for order in args.orders:
             model = KneserNey(order, len(vocab), discounts).fit(train)
-            row = dict(order=order, discounts=discounts, val_loss=score(model, val))
+            row = dict(order=order, discounts=discounts, val_loss=score(model, val, args.context))
             if unseen:
-                row["unseen_loss"] = score(model, unseen_windows)
+                row["unseen_loss"] = score(model, unseen_windows, args.context)
             results.append(row)
             print(f"order {order}, {discounts} discount(s): val {row['val_loss']:.4f} nats/char "
                   f"({row['val_loss'] / math.log(2):.4f} bits/char)"
                   + (f" | unseen {row['unseen_loss']:.4f}" if unseen else ""), flush=True)
     if args.out:
-        out = dict(command="python baseline.py " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
-                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed, val_chunks=len(val),
+        out = dict(command="python baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
+                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed, context=args.context,
+                   val_chunks=len(val),
                    unseen=args.unseen and f"{args.unseen}[{args.unseen_start}:]",
                    unseen_chunks=len(unseen_windows) if unseen else 0, results=results)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

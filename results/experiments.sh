@@ -23,7 +23,9 @@ for step in "${steps[@]}"; do
       for seed in 1 2; do run default "$seed"; done ;;
     reference) for seed in 0 1 2; do run reference "$seed" --preset reference; done ;;
     context) for seed in 0 1; do run context60 "$seed" --context 60; done ;;
-    baseline) python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json ;;
+    baseline)
+      python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json
+      python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null
       python generate.py --study results/temperature.json --data "$DATA" --seed 0 ;;

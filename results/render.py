@@ -120,6 +120,14 @@ def baseline() -> str:
         cell = lambda r, k: f"{r[k]:.4f}" if k in r else "-"
         lines.append(f"| {order} | {cell(one, 'val_loss')} | {cell(one, 'unseen_loss')} | "
                      f"{cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
+    fed = load("results/baseline-context60.json")
+    by = {(r["order"], r["discounts"]): r for r in fed["results"]}
+    for order in sorted({o for o, _ in by}):
+        one, three = by.get((order, 1), {}), by.get((order, 3), {})
+        lines.append(f"| {order}, fed the {fed['context']} preceding characters | {cell(one, 'val_loss')} | "
+                     f"{cell(one, 'unseen_loss')} | {cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
+    lines += ["", f"The last rows: `{fed['command']}`, the same counts scored with each chunk's "
+              f"{fed['context']} preceding characters available, as `main.py --context {fed['context']}` gives the networks."]
     return "\n".join(lines)
 
 

@@ -35,3 +35,12 @@ def test_cli_writes_every_order(tmp_path, tiny_corpus):
     result = json.loads(out.read_text())
     assert [(r["order"], r["discounts"]) for r in result["results"]] == [(2, 1), (3, 1), (2, 3), (3, 3)]
     assert all(0 < r["val_loss"] < math.log(40) and 0 < r["unseen_loss"] for r in result["results"])
+
+
+def test_preceding_characters_help_the_n_gram(tmp_path, tiny_corpus):
+    out = tmp_path / "b.json"
+    for context in (0, 10):
+        baseline.main(["--data", str(tiny_corpus), "--orders", "5", "--discounts", "3", "--context", str(context),
+                       "--out", str(tmp_path / f"b{context}.json")])
+    cut, fed = (json.loads((tmp_path / f"b{c}.json").read_text())["results"][0]["val_loss"] for c in (0, 10))
+    assert fed < cut
