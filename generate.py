@@ -176,7 +176,7 @@ def draw_study(result: dict, vocab: str, path: Path) -> None:
         ax = fig.add_subplot(2, 3, i + 1 + (i >= 2))
         ax.plot(ts, [r[key] for r in rows], "o-")
         ax.set(xscale="log", xlabel="temperature T", title=title)
-        ax.set_xticks(ts, [f"{t:g}" for t in ts]), ax.title.set_fontsize(9), ax.grid(alpha=0.3)
+        ax.minorticks_off(), ax.set_xticks(ts, [f"{t:g}" for t in ts]), ax.title.set_fontsize(9), ax.grid(alpha=0.3)
     ax = fig.add_subplot(1, 3, 3)
     dist = result["context"]["distribution"]
     top = np.argsort(dist["1.0"])[::-1][:12]
