@@ -124,3 +124,18 @@ def test_ctrl_c_keeps_the_latest_state_and_writes_what_it_has(tmp_path, tiny_cor
     assert list(metrics["models"]) == ["rnn"] and len(metrics["models"]["rnn"]["history"]) == 2
     assert (out / "loss.png").exists() and (out / "accuracy.png").exists()
     assert torch.load(out / "rnn.last.pt", weights_only=True)["epoch"] == 2
+
+
+def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(tmp_path, tiny_corpus, capsys):
+    first, second, fresh = tmp_path / "first", tmp_path / "second", tmp_path / "fresh"
+    common = ["--data", str(tiny_corpus), "--models", "rnn", *SMALL]
+    main.main([*common, "--epochs", "3", "--out-dir", str(first), "--figures-dir", str(first)])
+    main.main([*common, "--epochs", "1", "--out-dir", str(second), "--figures-dir", str(second), "--init-from", str(first)])
+    main.main([*common, "--epochs", "1", "--out-dir", str(fresh), "--figures-dir", str(fresh)])
+    loss = lambda d: json.loads((d / "metrics.json").read_text())["models"]["rnn"]["history"][0]["train_loss"]
+    assert loss(second) < loss(fresh) - 0.1
+    assert torch.load(second / "rnn.last.pt", weights_only=True)["optimizer"]["state"][0]["step"] < 40
+    with pytest.raises(SystemExit):
+        main.main([*common, "--hidden-size", "16", "--epochs", "1", "--out-dir", str(tmp_path / "x"),
+                   "--figures-dir", str(tmp_path / "x"), "--init-from", str(first / "rnn.pt")])
+    assert "model settings" in capsys.readouterr().err
