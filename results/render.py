@@ -106,7 +106,11 @@ def comparison() -> str:
               f"{statistics.mean(walls['default']) / statistics.mean(walls['reference']):.2f}."]
     commands = sorted({m["command"].replace(f"--seed {m['settings']['seed']}", "--seed S") for r in
                        ("reference", "default", "context60") for m in runs(r)})
-    return "\n".join(lines + ["", "Commands (S = seed; all on the reference file):", ""] + [f"- `{c}`" for c in commands])
+    notes = ["", "Commands (S = seed; all on the reference file; the one without `--seed` is the committed run, seed 0):",
+             ""] + [f"- `{c}`" for c in commands]
+    notes += ["", "Unseen-play scores at K = 60 use the chunks whose 60-character burn-in also holds no unknown "
+              "character, a slightly smaller set than at K = 0."]
+    return "\n".join(lines + notes)
 
 
 def baseline() -> str:
@@ -127,7 +131,8 @@ def baseline() -> str:
         lines.append(f"| {order}, fed the {fed['context']} preceding characters | {cell(one, 'val_loss')} | "
                      f"{cell(one, 'unseen_loss')} | {cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
     lines += ["", f"The last rows: `{fed['command']}`, the same counts scored with each chunk's "
-              f"{fed['context']} preceding characters available, as `main.py --context {fed['context']}` gives the networks."]
+              f"{fed['context']} preceding characters available, as `main.py --context {fed['context']}` gives the networks "
+              f"({fed['unseen_chunks']:,} unseen-play chunks: those whose burn-in holds no unknown character either)."]
     return "\n".join(lines)
 
 
