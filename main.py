@@ -231,12 +231,12 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
               + (f" | no gain in {args.patience} epochs: stop" if stopped else ""))
 
 
-def evaluate(model, vocab: Vocab, text: str, seq_len: int, split_seed: int, args) -> dict:
+def evaluate(model, vocab: Vocab, text: str, seq_len: int, split_seed: int, context: int, args) -> dict:
     """Exact loss and accuracy of one model: train and val chunks, val with --eval-context characters
     fed first, and, with --unseen, the unseen text's chunks that hold no unknown character."""
     data = vocab.encode(text, unknown=-1)
     pad = vocab.stoi.get("\n", 0)
-    plain, fed = Chunks(data, seq_len, args.context, pad), Chunks(data, seq_len, args.eval_context, pad)
+    plain, fed = Chunks(data, seq_len, context, pad), Chunks(data, seq_len, args.eval_context, pad)
     train_ids, val_ids = split_ids(len(plain), split_seed)
     result = {}
     for name, chunks, ids in (("train", plain, train_ids), ("val", plain, val_ids), ("val_context", fed, val_ids)):
@@ -244,7 +244,7 @@ def evaluate(model, vocab: Vocab, text: str, seq_len: int, split_seed: int, args
     result["eval_context"] = args.eval_context
     if args.unseen:
         unseen_text = read_text(args.unseen)[args.unseen_start:]
-        unseen = Chunks(vocab.encode(unseen_text, unknown=-1), seq_len, args.context, pad)
+        unseen = Chunks(vocab.encode(unseen_text, unknown=-1), seq_len, context, pad)
         ids = known_ids(unseen)
         result["unseen_loss"], result["unseen_acc"] = run_epoch(model, unseen, ids, 1024, args.device)
         result.update(unseen=f"{args.unseen}[{args.unseen_start}:]", unseen_chunks=len(ids),
@@ -261,7 +261,7 @@ def evaluate_checkpoints(args, text):
         if unknown:
             raise CorpusError(f"corpus has characters outside {kind}.pt's vocabulary: {''.join(unknown)!r}")
         r = evaluate(model, Vocab(ckpt["vocab"]), text, settings.get("seq_len", args.seq_len),
-                     settings.get("split_seed", args.split_seed), args)
+                     settings.get("split_seed", args.split_seed), settings.get("context", args.context), args)
         print(f"{kind}: epoch {ckpt['epoch']} | train loss {r['train_loss']:.4f} acc {r['train_acc']:.4f} | "
               f"val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f} | val with {args.eval_context} chars of "
               f"context {r['val_context_loss']:.4f} acc {r['val_context_acc']:.4f}"
@@ -330,7 +330,7 @@ def main(argv=None):
             try:
                 train_model(kind, args, settings, corpus, vocab, split, record)
                 model, _ = load_checkpoint(Path(args.out_dir) / f"{kind}.pt", args.device)
-                record["evaluation"] = evaluate(model, vocab, text, args.seq_len, args.split_seed, args)
+                record["evaluation"] = evaluate(model, vocab, text, args.seq_len, args.split_seed, args.context, args)
             except KeyboardInterrupt:
                 print(f"\ninterrupted: {kind} keeps its latest state; run with --resume to continue", file=sys.stderr)
                 status = 130
