@@ -112,6 +112,17 @@ def known_ids(chunks: Chunks) -> torch.Tensor:
     return ids[(x >= 0).all(1) & (y >= 0).all(1)]
 
 
+def shiftable(train_ids: torch.Tensor, num_chunks: int) -> torch.Tensor:
+    """Per chunk id: may this training chunk be moved right (main.py --shift)? Only when chunk i + 1 is a
+    training chunk too, so a shifted window never reads a validation character:
+
+        text  | train i | train i+1 | val | ...     window = text[i*L + s : i*L + s + L + 1],  0 <= s < L
+    """
+    in_train = torch.zeros(num_chunks + 1, dtype=torch.bool)
+    in_train[train_ids] = True
+    return in_train[:-1] & in_train[1:]
+
+
 def split_ids(num_chunks: int, split_seed: int = 0, val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
     """One random permutation of chunk ids, cut into (train, val); the same for every model."""
     perm = torch.randperm(num_chunks, generator=torch.Generator().manual_seed(split_seed))

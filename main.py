@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, split_ids
+from dataset import (Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, shiftable,
+                     split_ids)
 from model import (MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, rng_state,
                    save_checkpoint, set_rng_state)
 
@@ -316,12 +317,7 @@ def main(argv=None):
         print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}\nsettings {settings}")
         chunks = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
         train_ids, val_ids = split_ids(len(chunks), args.split_seed)
-        # --shift moves training chunk i right by s in [0, L) only when chunk i + 1 is a training chunk
-        # too, so a shifted window never reads a validation character:
-        #   text  | train i | train i+1 | val | ...     window = text[i*L + s : i*L + s + L + 1]
-        in_train = torch.zeros(len(chunks) + 1, dtype=torch.bool)
-        in_train[train_ids] = True
-        split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=in_train[:-1] & in_train[1:])
+        split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
         metrics = dict(command=command, settings=settings, corpus=corpus, device=str(args.device),
                        threads=torch.get_num_threads(), torch=torch.__version__, models={})
         status = 0
@@ -343,7 +339,8 @@ def main(argv=None):
         if metrics["models"]:
             (Path(args.out_dir) / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
             draw_figures(metrics["models"], args.figures_dir)
-        return status and sys.exit(status)
+        if status:
+            sys.exit(status)
     except (CorpusError, CheckpointError, TrainingError, OSError) as e:
         sys.exit(f"main.py: error: {e}")
 
