@@ -5,8 +5,9 @@
 
 Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
 (A B A B ...) in this one process and only medians and ratios are reported.
-1. training throughput (characters/s) at batch 64: our step (main.run_epoch) vs a faithful copy of
-   the reference's (a Dataset building Python lists per item, a DataLoader, loss.item() every step);
+1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam) vs a faithful
+   copy of the reference's (a Dataset building Python lists per item, a DataLoader, per-tensor Adam,
+   loss.item() every step); and ours at each model's default batch size;
 2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes;
 3. time to quality, from the per-epoch wall times recorded by the seed runs in results/runs/;
 4. peak resident memory of a one-epoch training run of each model (a child process);
@@ -176,18 +177,25 @@ def main(argv=None):
     for kind in MODELS:
         torch.manual_seed(0)
         model = build_model(dict(kind=kind, vocab_size=len(vocab)))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the reference's
+        ours = train.make_optimizer(model, 1e-3)
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
         generator = torch.Generator().manual_seed(0)
+        default_batch = train.PER_MODEL[kind]["batch_size"]
         contenders = {"reference": lambda: reference_steps(model, optimizer, loader, steps),
-                      "ours": lambda: our_steps(model, optimizer, chunks, train_ids, 64, steps, generator)}
+                      "ours": lambda: our_steps(model, ours, chunks, train_ids, 64, steps, generator),
+                      "ours_default_batch": lambda: our_steps(model, ours, chunks, train_ids, default_batch,
+                                                              steps * 64 // default_batch, generator)}
         interleave(contenders, 1)  # warm-up: allocator, oneDNN primitives
         rates = interleave(contenders, reps)
         gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
         flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
         machine_rate = sgemm_rate(gemms, reps)
-        result["throughput"][kind] = dict(reference_chars_s=round(rates["reference"]),
-                                          ours_chars_s=round(rates["ours"]))
+        result["throughput"][kind] = dict(reference_chars_s=round(rates["reference"]), ours_chars_s=round(rates["ours"]),
+                                          default_batch=default_batch,
+                                          ours_default_batch_chars_s=round(rates["ours_default_batch"]),
+                                          ours_default_batch_steps_s=rates["ours_default_batch"] / (30 * default_batch),
+                                          reference_steps_s=rates["reference"] / (30 * 64))
         result["throughput_ratio"][kind] = rates["ours"] / rates["reference"]
         result["sgemm_fraction"][kind] = rates["ours"] * flops_per_char / machine_rate
         result["throughput"][kind].update(flops_per_char=flops_per_char, sgemm_gflops=machine_rate / 1e9,
@@ -204,7 +212,8 @@ def main(argv=None):
             ratio_batch1=s["ours_batch1"] / s["reference_batch1"],
             ratio_batch25=s["ours_batch25"] / s["reference_batch1"])
         print(f"{kind}: train {rates['reference']:,.0f} -> {rates['ours']:,.0f} chars/s "
-              f"({result['throughput_ratio'][kind]:.2f}x), {result['sgemm_fraction'][kind]:.0%} of sgemm "
+              f"({result['throughput_ratio'][kind]:.2f}x; {rates['ours_default_batch']:,.0f} at batch {default_batch}), "
+              f"{result['sgemm_fraction'][kind]:.0%} of sgemm "
               f"{machine_rate / 1e9:.0f} GFLOP/s | sampling {s['reference_batch1']:,.0f} -> {s['ours_batch1']:,.0f} "
               f"(batch 1), {s['ours_batch25']:,.0f} (batch 25) chars/s", flush=True)
     ttq = time_to_quality(ROOT / "results" / "runs")
