@@ -4,17 +4,22 @@
     python bench.py --quick --out /tmp/bench.json     # under a minute, same JSON shape
 
 Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
-(A B A B ...) in this one process and only medians and ratios are reported.
+(A B A B ...) in this one process and only medians and ratios are reported; a ratio is the median of
+the per-round ratios, with their range.
 1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam) vs a faithful
    copy of the reference's (a Dataset building Python lists per item, a DataLoader, per-tensor Adam,
    loss.item() every step); and ours at each model's default batch size;
-2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes;
-3. time to quality, from the per-epoch wall times recorded by the seed runs in results/runs/;
+2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes, timed
+   in the same rounds;
+3. time to quality: the reference preset on the reference's loop and our default recipe on ours, trained
+   side by side (an epoch of each in turn), wall time of training + validation to reach a val loss of
+   1.60 and the reference's best (--quick: from the per-epoch times the seed runs in results/runs/ recorded);
 4. peak resident memory of a one-epoch training run of each model (a child process);
 5. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
 """
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -29,7 +34,7 @@ import torch.nn.functional as F
 
 import generate
 import main as train
-from dataset import Chunks, load_corpus, split_ids
+from dataset import Chunks, load_corpus, shiftable, split_ids
 from model import MODELS, build_model
 
 ROOT = Path(__file__).resolve().parent
@@ -75,14 +80,20 @@ def our_steps(model, optimizer, chunks, ids, batch_size: int, steps: int, genera
 
 
 def interleave(contenders: dict, reps: int) -> dict:
-    """Run each contender once per round, `reps` rounds; median rate (units/s) of each."""
+    """Run each contender once per round, `reps` rounds; each contender's rate (units/s) in every round."""
     rates = {name: [] for name in contenders}
     for _ in range(reps):
         for name, fn in contenders.items():
             t0 = time.perf_counter()
             units = fn()
             rates[name].append(units / (time.perf_counter() - t0))
-    return {name: statistics.median(r) for name, r in rates.items()}
+    return rates
+
+
+def ratios(a: list, b: list) -> dict:
+    """a / b round by round (the two ran back to back, so drift between rounds cancels): median and range."""
+    r = [x / y for x, y in zip(a, b)]
+    return dict(median=statistics.median(r), min=min(r), max=max(r))
 
 
 def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vocab: int) -> list:
@@ -94,24 +105,20 @@ def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vo
             (batch * seq_len, hidden, vocab, 1)]  # read-out
 
 
-def sgemm_rate(gemms: list, reps: int) -> float:
-    """FLOP/s of torch.mm on these shapes, weighted as the step weights them."""
-    total_flops = total_time = 0.0
+def sgemm_steps(gemms: list, steps: int) -> float:
+    """torch.mm on a step's GEMM shapes, each as often as `steps` training steps run it (3x the forward
+    count: forward and the two gradient products cost the same FLOPs); returns the FLOPs done. Timed
+    in the same rounds as the training steps, it gives the machine's rate on exactly this work."""
+    flops = 0.0
     for m, k, n, count in gemms:
         a, b = torch.randn(m, k), torch.randn(k, n)
-        inner = max(1, int(2e8 // (2 * m * k * n)))
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            for _ in range(inner):
-                torch.mm(a, b)
-            times.append((time.perf_counter() - t0) / inner)
-        total_flops += 2 * m * k * n * count
-        total_time += statistics.median(times) * count
-    return total_flops / total_time
+        for _ in range(3 * count * steps):
+            torch.mm(a, b)
+        flops += 3 * count * steps * 2 * m * k * n
+    return flops
 
 
-def time_to_quality(runs_dir: Path) -> dict:
+def time_to_quality_recorded(runs_dir: Path) -> dict:
     """Wall time (training + validation) for each recipe to first reach a validation loss, from the
     per-epoch times the seed runs recorded: 1.60, and each reference seed's own best, paired by seed."""
     result = {}
@@ -129,6 +136,60 @@ def time_to_quality(runs_dir: Path) -> dict:
                              ratio=statistics.median(ratios) if ratios else None)  # None: never reached
         result[kind] = row
     return result
+
+
+def training_epochs(kind: str, recipe: str, data: dict, seed: int):
+    """Train `kind` from scratch and yield (validation loss, seconds of training + validation) per epoch.
+    recipe "reference": the study's settings on its loop (reference_steps: DataLoader, per-tensor Adam);
+    "default": main.py's default recipe on main.py's loop. Validation is main.run_epoch's exact pass."""
+    s = train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
+    torch.manual_seed(seed)
+    model = build_model(dict(kind=kind, vocab_size=data["vocab_size"], dropout=s["dropout"]))
+    chunks, val_ids = data["chunks"], data["val"]
+    if recipe == "reference":
+        optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+        loader = torch.utils.data.DataLoader(data["reference"], batch_size=s["batch_size"], shuffle=True,
+                                             generator=torch.Generator().manual_seed(seed))
+        epoch = lambda: reference_steps(model, optimizer, loader, len(loader))
+    else:
+        optimizer = train.make_optimizer(model, s["lr"])
+        total = s["epochs"] * -(-len(data["train"]) // s["batch_size"])
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, train.lr_lambda(s["warmup_steps"], total, s["schedule"]))
+        run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=s["grad_clip"],
+                   generator=torch.Generator().manual_seed(seed), shiftable=data["shiftable"] if s["shift"] else None)
+        epoch = lambda: train.run_epoch(model, chunks, data["train"], s["batch_size"], "cpu", run)
+    for _ in range(s["epochs"]):
+        t0 = time.perf_counter()
+        epoch()
+        loss = train.run_epoch(model, chunks, val_ids, 1024, "cpu")[0]
+        yield loss, time.perf_counter() - t0
+
+
+def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float = 1.60) -> dict:
+    """Both recipes trained in this process, an epoch of one then an epoch of the other, and the wall time
+    each takes to first reach `fixed` and the reference's best. The reference runs all its epochs (its best
+    is known only then); ours pauses once it has reached both targets as they stand, resumes if the
+    reference's best drops below its own, and stops when the reference is done and ours has caught up."""
+    runs = {r: training_epochs(kind, r, data, seed) for r in ("reference", "default")}
+    curves = {r: [] for r in runs}  # (val loss, seconds since start) per epoch
+    done = set()
+    best = lambda r: min((v for v, _ in curves[r]), default=math.inf)
+    while "reference" not in done or ("default" not in done and best("default") > best("reference")):
+        for r in runs:
+            if r in done or (r == "default" and best(r) <= min(best("reference"), fixed)):
+                continue
+            try:
+                loss, seconds = next(runs[r])
+                curves[r].append((loss, seconds + (curves[r][-1][1] if curves[r] else 0.0)))
+            except StopIteration:
+                done.add(r)
+    reach = lambda r, target: next((round(t, 2) for v, t in curves[r] if v <= target), None)
+    row = {"reference_best_loss": best("reference"),
+           "curves": {r: [[round(v, 4), round(t, 2)] for v, t in c] for r, c in curves.items()}}
+    for name, target in ((f"{fixed:.2f}", fixed), ("reference_best", best("reference"))):
+        r, d = reach("reference", target), reach("default", target)
+        row[name] = dict(reference_s=r, default_s=d, ratio=r / d if r and d else None)  # None: never reached
+    return row
 
 
 def cpu_name() -> str:
@@ -165,12 +226,16 @@ def main(argv=None):
     p.add_argument("--data", default="../shared/data/shakespeare_train.txt", help="corpus to train on")
     p.add_argument("--quick", action="store_true", help="few repeats: finishes in under a minute")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.json"), help="where to write the JSON")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0],
+                   help="seeds of the side-by-side time-to-quality runs (about 5 minutes each; not with --quick)")
     args = p.parse_args(argv)
     reps, steps = (3, 4) if args.quick else (7, 40)
     text, vocab, data = load_corpus(args.data)
     chunks = Chunks(data, 30)
-    train_ids, _ = split_ids(len(chunks))
+    train_ids, val_ids = split_ids(len(chunks))
     ref_data = torch.utils.data.Subset(ReferenceDataset(text, vocab.stoi, 30), train_ids.tolist())
+    split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)),
+                 reference=ref_data, vocab_size=len(vocab))
     result = dict(machine=dict(cpu=cpu_name(), threads=torch.get_num_threads(),
                                torch=torch.__version__, python=platform.python_version(), quick=args.quick),
                   throughput={}, throughput_ratio={}, sgemm_fraction={}, sampling={})
@@ -182,24 +247,29 @@ def main(argv=None):
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
         generator = torch.Generator().manual_seed(0)
         default_batch = train.PER_MODEL[kind]["batch_size"]
+        gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
+        flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
         contenders = {"reference": lambda: reference_steps(model, optimizer, loader, steps),
                       "ours": lambda: our_steps(model, ours, chunks, train_ids, 64, steps, generator),
                       "ours_default_batch": lambda: our_steps(model, ours, chunks, train_ids, default_batch,
-                                                              steps * 64 // default_batch, generator)}
+                                                              steps * 64 // default_batch, generator),
+                      "sgemm": lambda: sgemm_steps(gemms, steps)}
         interleave(contenders, 1)  # warm-up: allocator, oneDNN primitives
-        rates = interleave(contenders, reps)
-        gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
-        flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
-        machine_rate = sgemm_rate(gemms, reps)
+        per_round = interleave(contenders, reps)
+        rates = {name: statistics.median(r) for name, r in per_round.items()}
+        throughput = ratios(per_round["ours"], per_round["reference"])
+        fraction = ratios([r * flops_per_char for r in per_round["ours"]], per_round["sgemm"])
         result["throughput"][kind] = dict(reference_chars_s=round(rates["reference"]), ours_chars_s=round(rates["ours"]),
+                                          ratio_range=[throughput["min"], throughput["max"]],
                                           default_batch=default_batch,
                                           ours_default_batch_chars_s=round(rates["ours_default_batch"]),
                                           ours_default_batch_steps_s=rates["ours_default_batch"] / (30 * default_batch),
-                                          reference_steps_s=rates["reference"] / (30 * 64))
-        result["throughput_ratio"][kind] = rates["ours"] / rates["reference"]
-        result["sgemm_fraction"][kind] = rates["ours"] * flops_per_char / machine_rate
-        result["throughput"][kind].update(flops_per_char=flops_per_char, sgemm_gflops=machine_rate / 1e9,
-                                          achieved_gflops=rates["ours"] * flops_per_char / 1e9)
+                                          reference_steps_s=rates["reference"] / (30 * 64),
+                                          flops_per_char=flops_per_char, sgemm_gflops=rates["sgemm"] / 1e9,
+                                          achieved_gflops=rates["ours"] * flops_per_char / 1e9,
+                                          sgemm_fraction_range=[fraction["min"], fraction["max"]])
+        result["throughput_ratio"][kind] = throughput["median"]
+        result["sgemm_fraction"][kind] = fraction["median"]
         model.eval()
         length = 50 if args.quick else 300
         samplers = {
@@ -207,18 +277,29 @@ def main(argv=None):
             "ours_batch1": lambda: length * len(generate.sample(model, vocab.chars, ["T"], [0.7], length, [0])),
             "ours_batch25": lambda: length * len(generate.sample(model, vocab.chars, ["T"] * 25, [0.7] * 25, length,
                                                                  list(range(25))))}
-        s = interleave(samplers, reps)
+        s = {name: statistics.median(r) for name, r in interleave(samplers, reps).items()}
         result["sampling"][kind] = {k: round(v) for k, v in s.items()} | dict(
             ratio_batch1=s["ours_batch1"] / s["reference_batch1"],
             ratio_batch25=s["ours_batch25"] / s["reference_batch1"])
         print(f"{kind}: train {rates['reference']:,.0f} -> {rates['ours']:,.0f} chars/s "
               f"({result['throughput_ratio'][kind]:.2f}x; {rates['ours_default_batch']:,.0f} at batch {default_batch}), "
               f"{result['sgemm_fraction'][kind]:.0%} of sgemm "
-              f"{machine_rate / 1e9:.0f} GFLOP/s | sampling {s['reference_batch1']:,.0f} -> {s['ours_batch1']:,.0f} "
+              f"{rates['sgemm'] / 1e9:.0f} GFLOP/s | sampling {s['reference_batch1']:,.0f} -> {s['ours_batch1']:,.0f} "
               f"(batch 1), {s['ours_batch25']:,.0f} (batch 25) chars/s", flush=True)
-    ttq = time_to_quality(ROOT / "results" / "runs")
-    result["time_to_quality"] = ttq
-    result["time_to_quality_ratio"] = {k: v["reference_best"]["ratio"] for k, v in ttq.items()}
+    recorded = time_to_quality_recorded(ROOT / "results" / "runs")
+    result["time_to_quality_recorded"] = recorded
+    if args.quick:  # no training here: the ratios the seed runs recorded
+        result["time_to_quality_ratio"] = {k: v["reference_best"]["ratio"] for k, v in recorded.items()}
+    else:
+        result["time_to_quality"] = {}
+        for kind in MODELS:
+            rows = [time_to_quality_side_by_side(kind, split, seed) for seed in args.seeds]
+            found = [r["reference_best"]["ratio"] for r in rows if r["reference_best"]["ratio"]]
+            result["time_to_quality"][kind] = dict(seeds=args.seeds, runs=rows,
+                                                   ratio=statistics.median(found) if found else None)
+            print(f"{kind}: time to the reference's best " + ", ".join(
+                f"{r['reference_best']['reference_s']} s -> {r['reference_best']['default_s']} s" for r in rows), flush=True)
+        result["time_to_quality_ratio"] = {k: v["ratio"] for k, v in result["time_to_quality"].items()}
     result["peak_memory_mb"] = {kind: round(peak_memory_mb(kind, args.data), 1) for kind in MODELS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")

@@ -15,4 +15,26 @@ def test_quick_bench_writes_every_ratio(tmp_path, tiny_corpus):
             assert math.isfinite(b[key][kind]) and b[key][kind] > 0, (key, kind, b[key][kind])
     for kind in ("rnn", "lstm"):
         assert b["peak_memory_mb"][kind] > 50
+        t = b["throughput"][kind]
+        assert t["default_batch"] > 0 and t["ours_default_batch_chars_s"] > 0 and t["ours_default_batch_steps_s"] > 0
         assert b["sampling"][kind]["ratio_batch1"] > 0 and b["sampling"][kind]["ratio_batch25"] > 0
+
+
+def test_side_by_side_time_to_quality_alternates_and_stops_ours_once_it_has_caught_up(monkeypatch):
+    import bench
+    losses = {"reference": [1.9, 1.7, 1.62, 1.58], "default": [1.8, 1.6, 1.55, 1.5, 1.4]}
+    calls = []
+
+    def fake_epochs(kind, recipe, data, seed):  # 1 s per reference epoch, 2 s per default epoch
+        for loss in losses[recipe]:
+            calls.append(recipe)
+            yield loss, 1.0 if recipe == "reference" else 2.0
+
+    monkeypatch.setattr(bench, "training_epochs", fake_epochs)
+    row = bench.time_to_quality_side_by_side("rnn", {}, seed=0)
+    # ours pauses at 1.60 (both targets reached) while the reference reaches 1.62, resumes when the
+    # reference's best drops to 1.58, and is not trained past 1.55: its last two epochs never run
+    assert calls == ["reference", "default", "reference", "default", "reference", "reference", "default"]
+    assert row["1.60"] == dict(reference_s=4.0, default_s=4.0, ratio=1.0)
+    assert row["reference_best"] == dict(reference_s=4.0, default_s=6.0, ratio=4.0 / 6.0)
+    assert row["reference_best_loss"] == 1.58
