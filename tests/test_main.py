@@ -45,6 +45,25 @@ def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, ca
 def test_reference_preset_and_explicit_flags():
     args = main.get_args(["--preset", "reference", "--epochs", "3"])
     assert (args.batch_size, args.lr, args.dropout, args.grad_clip, args.epochs) == (64, 1e-3, 0.0, 0.0, 3)
+    for kind in ("rnn", "lstm"):  # the preset sets every per-model setting, for both models alike
+        assert main.model_settings(kind, vars(args)) == vars(args)
+
+
+def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpus):
+    settings = vars(main.get_args([]))
+    assert main.model_settings("lstm", settings)["batch_size"] == main.PER_MODEL["lstm"]["batch_size"]
+    assert main.model_settings("rnn", settings)["epochs"] == main.PER_MODEL["rnn"]["epochs"]
+    out = tmp_path / "ckpt"
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--hidden-size", "16", "--num-layers", "2",
+               "--warmup-steps", "3", "--out-dir", str(out), "--figures-dir", str(tmp_path)])
+    models = json.loads((out / "metrics.json").read_text())["models"]
+    for kind, m in models.items():
+        default = main.PER_MODEL[kind]
+        assert (m["epochs"], m["batch_size"], m["dropout"], m["warmup_steps"]) == (1, default["batch_size"],
+                                                                                   default["dropout"], 3)
+        saved = torch.load(out / f"{kind}.last.pt", weights_only=True)["settings"]  # what --resume checks
+        assert (saved["batch_size"], saved["dropout"]) == (default["batch_size"], default["dropout"])
+    assert models["rnn"]["batch_size"] != models["lstm"]["batch_size"]
 
 
 @pytest.mark.parametrize("flags, message", [
