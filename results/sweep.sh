@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# The tuning sweep behind the default recipe: every run trains on the reference file with seed 0 and
-# is judged by best validation loss (same split, same 30-character zero-state protocol).
+# The tuning sweep behind the default recipe: every run trains on the reference file (seed 0 unless its
+# name says otherwise) and is judged by best validation loss (same split, same 30-character zero-state
+# protocol). Every setting is spelled out, so a run means the same whatever main.py's defaults are.
 # Usage: bash results/sweep.sh NAME...   (each NAME below; metrics land in results/sweep/NAME.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data/shakespeare_train.txt}
 declare -A RUNS=(
-  [lstm-lr3e-3]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3"
-  [lstm-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --shift"
-  [lstm-e30-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift"
-  [lstm-e30-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift --dropout 0.1"
-  [lstm-e30-lr5e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 5e-3 --shift"
-  [rnn-e30-lr3e-3]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3"
-  [rnn-e30-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift"
-  [rnn-e30-lr2e-3-shift-drop0.1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 2e-3 --shift --dropout 0.1"
+  [lstm-lr3e-3]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --batch-size 64 --dropout 0 --no-shift"
+  [lstm-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [lstm-e30-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [lstm-e30-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift --dropout 0.1 --batch-size 64"
+  [lstm-e30-lr5e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 5e-3 --shift --batch-size 64 --dropout 0"
+  [rnn-e30-lr3e-3]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --batch-size 64 --dropout 0 --no-shift"
+  [rnn-e30-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [rnn-e30-lr2e-3-shift-drop0.1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 2e-3 --shift --dropout 0.1 --batch-size 64"
+  [rnn-e20-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [rnn-e15-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 15 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --shift --batch-size 32 --dropout 0.1 --seed 1"
 )
 for name in "$@"; do
   python main.py --data "$DATA" ${RUNS[$name]} --out-dir "runs/sweep/$name" --figures-dir "runs/sweep/$name"
