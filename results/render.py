@@ -137,13 +137,16 @@ def baseline() -> str:
 
 
 def sweep() -> str:
-    lines = ["| run | model | epochs | lr | dropout | shifted chunks | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | model | seed | epochs | batch | lr | warm-up steps | dropout | shifted chunks | best epoch | best val loss |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((ROOT / "results" / "sweep").glob("*.json")):
         m = json.loads(path.read_text())
         s = m["settings"]
-        for kind, r in m["models"].items():
-            lines.append(f"| `{path.stem}` | {kind.upper()} | {s['epochs']} | {s['lr']:g} | {s['dropout']:g} | "
-                         f"{'yes' if s['shift'] else 'no'} | {r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
+        for kind, r in m["models"].items():  # per-model values: set by a flag, or the model's own default
+            get = lambda key: s[key] if s.get(key) is not None else r[key]
+            lines.append(f"| `{path.stem}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
+                         f"{s['lr']:g} | {get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
+                         f"{r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
     return "\n".join(lines)
 
 
@@ -156,18 +159,35 @@ def bench() -> str:
     t, s = b["throughput"], b["sampling"]
     row("training, reference step (chars/s, batch 64)", lambda k: f"{t[k]['reference_chars_s']:,}")
     row("training, our step (chars/s, batch 64)", lambda k: f"{t[k]['ours_chars_s']:,}")
-    row("**throughput ratio**", lambda k: f"**{b['throughput_ratio'][k]:.2f}x**")
+    span = lambda r, f: f" ({f(r[0])}-{f(r[1])} over rounds)" if r else ""
+    row("**throughput ratio**", lambda k: f"**{b['throughput_ratio'][k]:.2f}x**"
+        + span(t[k].get("ratio_range"), lambda x: f"{x:.2f}"))
+    row("our step at the model's default batch: batch, chars/s", lambda k: f"{t[k]['default_batch']}, "
+        f"{t[k]['ours_default_batch_chars_s']:,}")
+    row("optimizer steps/s: reference (batch 64) / ours (default batch)",
+        lambda k: f"{t[k]['reference_steps_s']:.1f} / {t[k]['ours_default_batch_steps_s']:.1f}")
     row("sgemm rate on the step's shapes (GFLOP/s)", lambda k: f"{t[k]['sgemm_gflops']:.0f}")
     row("our step's FLOP rate (GFLOP/s)", lambda k: f"{t[k]['achieved_gflops']:.1f}")
-    row("**fraction of sgemm rate**", lambda k: f"**{b['sgemm_fraction'][k]:.0%}**")
-    q = b["time_to_quality"]
-    fmt = lambda times: " ".join("never" if t is None else f"{t:.0f}" for t in times)
-    row("time to val loss 1.60 (s, per seed): reference preset / default",
-        lambda k: f"{fmt(q[k]['1.60']['reference_s'])} / {fmt(q[k]['1.60']['default_s'])}")
-    row("time to each reference seed's best (s, per seed): reference preset / default",
-        lambda k: f"{fmt(q[k]['reference_best']['reference_s'])} / {fmt(q[k]['reference_best']['default_s'])}")
-    row("**time-to-quality ratio** (median over seeds, reference seed's best)",
-        lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x**")
+    row("**fraction of sgemm rate**", lambda k: f"**{b['sgemm_fraction'][k]:.0%}**"
+        + span(t[k].get("sgemm_fraction_range"), lambda x: f"{x:.0%}"))
+    fmt = lambda t: "never" if t is None else f"{t:.0f}"
+    if "time_to_quality_recorded" in b and "time_to_quality" in b:  # side by side in bench.py's process
+        q = b["time_to_quality"]
+        seeds = ", ".join(map(str, q["rnn"]["seeds"]))
+        pair = lambda k, key: " ; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}" for r in q[k]["runs"])
+        row(f"time to val loss 1.60, side by side (s, seed {seeds}): reference / default", lambda k: pair(k, "1.60"))
+        row(f"time to the reference run's best, side by side (s): reference / default",
+            lambda k: pair(k, "reference_best") + " (" + ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]) + ")")
+        row("**time-to-quality ratio** (side by side, to the reference's best)",
+            lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x**")
+    rec = b["time_to_quality_recorded"] if "time_to_quality_recorded" in b else b["time_to_quality"]
+    many = lambda times: " ".join(map(fmt, times))
+    row("time to val loss 1.60, recorded by the seed runs (s, seeds 0 1 2): reference preset / default",
+        lambda k: f"{many(rec[k]['1.60']['reference_s'])} / {many(rec[k]['1.60']['default_s'])}")
+    row("time to each reference seed's best, recorded (s, seeds 0 1 2): reference preset / default",
+        lambda k: f"{many(rec[k]['reference_best']['reference_s'])} / {many(rec[k]['reference_best']['default_s'])}")
+    row("time-to-quality ratio from the recorded runs (median over seeds)",
+        lambda k: f"{rec[k]['reference_best']['ratio']:.1f}x")
     row("peak resident memory, one training epoch (MB)", lambda k: f"{b['peak_memory_mb'][k]:.0f}")
     row("sampling, reference loop (chars/s, 1 sample)", lambda k: f"{s[k]['reference_batch1']:,}")
     row("sampling, ours (chars/s, batch 1 / batch 25)", lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
