@@ -143,25 +143,18 @@ def training_epochs(kind: str, recipe: str, data: dict, seed: int):
     recipe "reference": the study's settings on its loop (reference_steps: DataLoader, per-tensor Adam);
     "default": main.py's default recipe on main.py's loop. Validation is main.run_epoch's exact pass."""
     s = train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
-    torch.manual_seed(seed)
-    model = build_model(dict(kind=kind, vocab_size=data["vocab_size"], dropout=s["dropout"]))
-    chunks, val_ids = data["chunks"], data["val"]
+    model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, "cpu")
     if recipe == "reference":
-        optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])
+        optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])  # the study's, in place of `run`'s
         loader = torch.utils.data.DataLoader(data["reference"], batch_size=s["batch_size"], shuffle=True,
                                              generator=torch.Generator().manual_seed(seed))
         epoch = lambda: reference_steps(model, optimizer, loader, len(loader))
     else:
-        optimizer = train.make_optimizer(model, s["lr"])
-        total = s["epochs"] * -(-len(data["train"]) // s["batch_size"])
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, train.lr_lambda(s["warmup_steps"], total, s["schedule"]))
-        run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=s["grad_clip"],
-                   generator=torch.Generator().manual_seed(seed), shiftable=data["shiftable"] if s["shift"] else None)
-        epoch = lambda: train.run_epoch(model, chunks, data["train"], s["batch_size"], "cpu", run)
+        epoch = lambda: train.run_epoch(model, data["chunks"], data["train"], s["batch_size"], "cpu", run)
     for _ in range(s["epochs"]):
         t0 = time.perf_counter()
         epoch()
-        loss = train.run_epoch(model, chunks, val_ids, 1024, "cpu")[0]
+        loss = train.run_epoch(model, data["chunks"], data["val"], 1024, "cpu")[0]
         yield loss, time.perf_counter() - t0
 
 

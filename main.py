@@ -200,20 +200,29 @@ def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> 
         raise TrainingError(f"cannot resume from {path}: {'; '.join(diffs)} (use --init-from for weights only)")
 
 
+def setup_training(kind: str, settings: dict, vocab_size: int, split: dict, device) -> tuple:
+    """A freshly seeded model of `kind` and run_epoch's `train` dict (optimizer, schedule, clipping,
+    shuffling generator, shiftable chunks) for `settings` as model_settings resolved them."""
+    torch.manual_seed(settings["seed"]), np.random.seed(settings["seed"]), random.seed(settings["seed"])
+    generator = torch.Generator().manual_seed(settings["seed"])
+    model = build_model(dict(kind=kind, vocab_size=vocab_size, hidden_size=settings["hidden_size"],
+                             num_layers=settings["num_layers"], dropout=settings["dropout"])).to(device)
+    optimizer = make_optimizer(model, settings["lr"])
+    total_steps = settings["epochs"] * math.ceil(len(split["train"]) / settings["batch_size"])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(settings["warmup_steps"], total_steps, settings["schedule"]))
+    return model, dict(optimizer=optimizer, scheduler=scheduler, grad_clip=settings["grad_clip"],
+                       generator=generator, shiftable=split["shiftable"] if settings["shift"] else None)
+
+
 def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> None:
     """Train one model, keeping <kind>.pt (best) and <kind>.last.pt (latest); fills `record` as it goes."""
     out = Path(args.out_dir)
     best_path, last_path = out / f"{kind}.pt", out / f"{kind}.last.pt"
-    torch.manual_seed(args.seed), np.random.seed(args.seed), random.seed(args.seed)
-    generator = torch.Generator().manual_seed(args.seed)
     settings = model_settings(kind, settings)
     epochs, batch_size, dropout = settings["epochs"], settings["batch_size"], settings["dropout"]
-    model = build_model(dict(kind=kind, vocab_size=len(vocab), hidden_size=args.hidden_size,
-                             num_layers=args.num_layers, dropout=dropout)).to(args.device)
-    optimizer = make_optimizer(model, args.lr)
-    steps_per_epoch = math.ceil(len(split["train"]) / batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(settings["warmup_steps"], epochs * steps_per_epoch, args.schedule))
+    model, train = setup_training(kind, settings, len(vocab), split, args.device)
+    optimizer, scheduler, generator = train["optimizer"], train["scheduler"], train["generator"]
     history, best, epoch, wall, stopped = [], None, 0, 0.0, False
     if args.resume and last_path.exists():
         _, last = load_checkpoint(last_path, args.device)
@@ -233,8 +242,6 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
     record.update(params=sum(p.numel() for p in model.parameters()), dropout=dropout, epochs=epochs,
                   batch_size=batch_size, warmup_steps=settings["warmup_steps"], history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
-    train = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=args.grad_clip, generator=generator,
-                 shiftable=split["shiftable"] if args.shift else None)
     while epoch < epochs and not stopped:
         epoch += 1
         t0 = time.perf_counter()
