@@ -153,7 +153,9 @@ def sweep() -> str:
 def bench() -> str:
     b = load("results/bench.json")
     mc = b["machine"]
-    lines = [f"`python bench.py` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:", "",
+    seeds = " ".join(map(str, b["time_to_quality"]["rnn"]["seeds"])) if "time_to_quality_recorded" in b else ""
+    command = "python bench.py" + (f" --seeds {seeds}" if seeds not in ("", "0") else "")
+    lines = [f"`{command}` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:", "",
              "| | RNN | LSTM |", "|---|---|---|"]
     row = lambda name, f: lines.append(f"| {name} | {f('rnn')} | {f('lstm')} |")
     t, s = b["throughput"], b["sampling"]
@@ -173,13 +175,14 @@ def bench() -> str:
     fmt = lambda t: "never" if t is None else f"{t:.0f}"
     if "time_to_quality_recorded" in b and "time_to_quality" in b:  # side by side in bench.py's process
         q = b["time_to_quality"]
-        seeds = ", ".join(map(str, q["rnn"]["seeds"]))
-        pair = lambda k, key: " ; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}" for r in q[k]["runs"])
-        row(f"time to val loss 1.60, side by side (s, seed {seeds}): reference / default", lambda k: pair(k, "1.60"))
-        row(f"time to the reference run's best, side by side (s): reference / default",
-            lambda k: pair(k, "reference_best") + " (" + ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]) + ")")
-        row("**time-to-quality ratio** (side by side, to the reference's best)",
-            lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x**")
+        pair = lambda k, key: "; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}" for r in q[k]["runs"])
+        row(f"time to val loss 1.60, side by side (s, seeds {seeds}): reference / default", lambda k: pair(k, "1.60"))
+        row(f"time to the reference run's best, side by side (s, seeds {seeds}): reference / default",
+            lambda k: pair(k, "reference_best"))
+        row("the reference run's best val loss", lambda k: ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]))
+        row("**time-to-quality ratio** (side by side, to the reference's best; median over seeds)",
+            lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x** ("
+            + ", ".join(f"{r['reference_best']['ratio']:.2f}" for r in q[k]["runs"]) + ")")
     rec = b["time_to_quality_recorded"] if "time_to_quality_recorded" in b else b["time_to_quality"]
     many = lambda times: " ".join(map(fmt, times))
     row("time to val loss 1.60, recorded by the seed runs (s, seeds 0 1 2): reference preset / default",
