@@ -65,6 +65,14 @@ def number(kind, minimum=0, strict=True):
     return parse
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """--help shows a flag's default only where it has one: None means unset, or each model's own value,
+    which the help text then states."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default is None else super()._get_help_string(action)
+
+
 def per_model(key: str) -> str:
     """Help text: each model's own default for `key`."""
     return "(default: " + ", ".join(f"{kind.upper()} {PER_MODEL[kind][key]:g}" for kind in PER_MODEL) + ")"
@@ -76,7 +84,7 @@ def model_settings(kind: str, settings: dict) -> dict:
 
 
 def get_args(argv=None):
-    p = argparse.ArgumentParser(usage="%(prog)s [options]", formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    p = argparse.ArgumentParser(usage="%(prog)s [options]", formatter_class=HelpFormatter,
                                 description="Train a vanilla RNN and an LSTM on characters.")
     p.add_argument("--data", default=str(DEFAULT_DATA), help="UTF-8 corpus (the default is prepared if missing)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS), help="models to train, in order")
