@@ -6,9 +6,10 @@
 Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
 (A B A B ...) in this one process and only medians and ratios are reported; a ratio is the median of
 the per-round ratios, with their range.
-1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam) vs a faithful
-   copy of the reference's (a Dataset building Python lists per item, a DataLoader, per-tensor Adam,
-   loss.item() every step); and ours at each model's default batch size;
+1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam, and for the
+   RNN model.tanh_recurrence) vs a faithful copy of the reference's (a Dataset building Python lists per
+   item, a DataLoader, nn.RNN / nn.LSTM called as modules, per-tensor Adam, loss.item() every step); and
+   ours at each model's default batch size;
 2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes, timed
    in the same rounds;
 3. time to quality: the reference preset on the reference's loop and our default recipe on ours, trained
@@ -18,6 +19,7 @@ the per-round ratios, with their range.
 5. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -52,6 +54,13 @@ class ReferenceDataset(torch.utils.data.Dataset):
     def __getitem__(self, i):
         chunk = self.text[i * self.seq_len:(i + 1) * self.seq_len + 1]
         return torch.tensor([self.stoi[c] for c in chunk[:-1]]), torch.tensor([self.stoi[c] for c in chunk[1:]])
+
+
+def as_reference(model):
+    """A copy of `model` that calls nn.RNN / nn.LSTM as modules, as the reference does (no CPU fast path)."""
+    plain = copy.deepcopy(model)
+    plain.fast_rnn = False
+    return plain
 
 
 def reference_steps(model, optimizer, loader, steps: int) -> int:
@@ -145,6 +154,7 @@ def training_epochs(kind: str, recipe: str, data: dict, seed: int):
     s = train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
     model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, "cpu")
     if recipe == "reference":
+        model = as_reference(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])  # the study's, in place of `run`'s
         loader = torch.utils.data.DataLoader(data["reference"], batch_size=s["batch_size"], shuffle=True,
                                              generator=torch.Generator().manual_seed(seed))
@@ -235,14 +245,15 @@ def main(argv=None):
     for kind in MODELS:
         torch.manual_seed(0)
         model = build_model(dict(kind=kind, vocab_size=len(vocab)))
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # the reference's
+        reference = as_reference(model)
+        optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)  # the reference's
         ours = train.make_optimizer(model, 1e-3)
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
         generator = torch.Generator().manual_seed(0)
         default_batch = train.PER_MODEL[kind]["batch_size"]
         gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
         flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
-        contenders = {"reference": lambda: reference_steps(model, optimizer, loader, steps),
+        contenders = {"reference": lambda: reference_steps(reference, optimizer, loader, steps),
                       "ours": lambda: our_steps(model, ours, chunks, train_ids, 64, steps, generator),
                       "ours_default_batch": lambda: our_steps(model, ours, chunks, train_ids, default_batch,
                                                               steps * 64 // default_batch, generator),
@@ -264,9 +275,10 @@ def main(argv=None):
         result["throughput_ratio"][kind] = throughput["median"]
         result["sgemm_fraction"][kind] = fraction["median"]
         model.eval()
+        reference = as_reference(model)
         length = 50 if args.quick else 300
         samplers = {
-            "reference_batch1": lambda: reference_sampling(model, vocab.chars, length),
+            "reference_batch1": lambda: reference_sampling(reference, vocab.chars, length),
             "ours_batch1": lambda: length * len(generate.sample(model, vocab.chars, ["T"], [0.7], length, [0])),
             "ours_batch25": lambda: length * len(generate.sample(model, vocab.chars, ["T"] * 25, [0.7] * 25, length,
                                                                  list(range(25))))}
