@@ -17,7 +17,14 @@ declare -A RUNS=(
   [rnn-e30-lr2e-3-shift-drop0.1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 30 --lr 2e-3 --shift --dropout 0.1 --batch-size 64"
   [rnn-e20-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 64 --dropout 0"
   [rnn-e15-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 15 --lr 3e-3 --shift --batch-size 64 --dropout 0"
+  [rnn-e20-bs32-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 32 --dropout 0"
+  [rnn-e12-bs32-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 12 --lr 3e-3 --shift --batch-size 32 --dropout 0"
+  [rnn-e20-bs16-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 16 --dropout 0"
+  [rnn-e12-bs16-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 12 --lr 3e-3 --shift --batch-size 16 --dropout 0"
   [lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --shift --batch-size 32 --dropout 0.1 --seed 1"
+  [lstm-e20-bs16-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 16 --dropout 0.1"
+  [lstm-e32-bs16-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --shift --batch-size 16 --dropout 0.1"
+  [rnn-e12-bs8-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 12 --lr 3e-3 --shift --batch-size 8 --dropout 0"
 )
 for name in "$@"; do
   python main.py --data "$DATA" ${RUNS[$name]} --out-dir "runs/sweep/$name" --figures-dir "runs/sweep/$name"
