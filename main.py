@@ -38,9 +38,9 @@ DEFAULTS = dict(epochs=None, batch_size=None, lr=3e-3, dropout=None, grad_clip=1
                 warmup_steps=None, patience=0, shift=True)
 # What the defaults leave as None each model sets for itself (a flag given sets it for all models), as
 # chosen by the sweep: dropout between layers helped the LSTM and not the RNN, and both learn more per
-# second at batch 16 than at 32 or 64: on the CPU a small step costs about as much per character (the
-# LSTM's oneDNN kernels gain little from a wider batch, the RNN's tanh_recurrence little more; bench.py),
-# so batch 16 buys twice or four times the updates almost free. The RNN then needs only 12 epochs.
+# second at batch 16 than at 32 or 64. On the CPU a step's cost grows far more slowly than its batch
+# (bench.py: at batch 16 the LSTM runs about as many characters per second as at 64, the RNN about half
+# as many), so batch 16's four times the updates more than pay. The RNN then needs only 12 epochs.
 PER_MODEL = {"rnn": dict(epochs=12, batch_size=16, dropout=0.0, warmup_steps=200),
              "lstm": dict(epochs=32, batch_size=16, dropout=0.1, warmup_steps=100)}
 # Settings a resumed run must share with the run it continues (epochs may grow).
