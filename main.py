@@ -32,19 +32,19 @@ DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
 # The reference study's training settings, exactly (`--preset reference`), and our default recipe: the
 # same model, data and protocol, trained with warm-up, cosine decay, clipping and shifted training chunks
 # (chosen by the sweep in results/sweep/, see README).
-PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, dropout=0.0, grad_clip=0.0, schedule="constant",
+PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0, schedule="constant",
                              warmup_steps=0, patience=0, shift=False)}
-DEFAULTS = dict(epochs=None, batch_size=None, lr=3e-3, dropout=None, grad_clip=1.0, schedule="cosine",
+DEFAULTS = dict(epochs=None, batch_size=None, lr=3e-3, beta2=None, dropout=None, grad_clip=1.0, schedule="cosine",
                 warmup_steps=None, patience=0, shift=True)
 # What the defaults leave as None each model sets for itself (a flag given sets it for all models), as
 # chosen by the sweep: dropout between layers helped the LSTM and not the RNN, and both learn more per
 # second at batch 16 than at 32 or 64. On the CPU a step's cost grows far more slowly than its batch
 # (bench.py: at batch 16 the LSTM runs about as many characters per second as at 64, the RNN about half
 # as many), so batch 16's four times the updates more than pay. The RNN then needs only 12 epochs.
-PER_MODEL = {"rnn": dict(epochs=12, batch_size=16, dropout=0.0, warmup_steps=200),
-             "lstm": dict(epochs=32, batch_size=16, dropout=0.1, warmup_steps=100)}
+PER_MODEL = {"rnn": dict(epochs=12, batch_size=16, beta2=0.999, dropout=0.0, warmup_steps=200),
+             "lstm": dict(epochs=32, batch_size=16, beta2=0.999, dropout=0.1, warmup_steps=100)}
 # Settings a resumed run must share with the run it continues (epochs may grow).
-RESUME_KEYS = ("seq_len", "batch_size", "lr", "dropout", "grad_clip", "schedule", "warmup_steps", "shift",
+RESUME_KEYS = ("seq_len", "batch_size", "lr", "beta2", "dropout", "grad_clip", "schedule", "warmup_steps", "shift",
                "context", "hidden_size", "num_layers", "seed", "split_seed")
 
 
@@ -93,6 +93,7 @@ def get_args(argv=None):
     p.add_argument("--batch-size", type=number(int), help=f"chunks per optimizer step {per_model('batch_size')}")
     p.add_argument("--seq-len", type=number(int), default=30, help="characters per chunk")
     p.add_argument("--lr", type=number(float), help="Adam learning rate")
+    p.add_argument("--beta2", type=number(float), help=f"Adam's second-moment decay {per_model('beta2')}")
     p.add_argument("--dropout", type=number(float, strict=False),
                    help=f"dropout between recurrent layers {per_model('dropout')}")
     p.add_argument("--grad-clip", type=number(float, strict=False), help="clip the gradient norm to this (0: off)")
@@ -178,10 +179,10 @@ def run_epoch(model, chunks, ids, batch_size, device, train=None, desc="") -> tu
     return loss_sum.item() / n, correct.item() / n
 
 
-def make_optimizer(model, lr: float) -> torch.optim.Adam:
+def make_optimizer(model, lr: float, beta2: float = 0.999) -> torch.optim.Adam:
     """Adam, fused: one kernel over all parameters. The default (a loop over tensors) took 10-20% of an
     LSTM step on the CPU; the update is the same Adam."""
-    return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, beta2), fused=True)
 
 
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
@@ -215,7 +216,7 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: dict, devi
     generator = torch.Generator().manual_seed(settings["seed"])
     model = build_model(dict(kind=kind, vocab_size=vocab_size, hidden_size=settings["hidden_size"],
                              num_layers=settings["num_layers"], dropout=settings["dropout"])).to(device)
-    optimizer = make_optimizer(model, settings["lr"])
+    optimizer = make_optimizer(model, settings["lr"], settings["beta2"])
     total_steps = settings["epochs"] * math.ceil(len(split["train"]) / settings["batch_size"])
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(settings["warmup_steps"], total_steps, settings["schedule"]))
@@ -248,7 +249,8 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
             raise TrainingError(f"--init-from {source}: model settings {init.config} differ from {model.config}")
         model.load_state_dict(init.state_dict())
     record.update(params=sum(p.numel() for p in model.parameters()), dropout=dropout, epochs=epochs,
-                  batch_size=batch_size, warmup_steps=settings["warmup_steps"], history=history, best=best)
+                  batch_size=batch_size, warmup_steps=settings["warmup_steps"], beta2=settings["beta2"],
+                  history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
     while epoch < epochs and not stopped:
         epoch += 1

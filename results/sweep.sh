@@ -25,6 +25,8 @@ declare -A RUNS=(
   [lstm-e20-bs16-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 20 --lr 3e-3 --shift --batch-size 16 --dropout 0.1"
   [lstm-e32-bs16-lr3e-3-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --shift --batch-size 16 --dropout 0.1"
   [rnn-e12-bs8-lr3e-3-shift]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 12 --lr 3e-3 --shift --batch-size 8 --dropout 0"
+  [lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --dropout 0.1"
+  [lstm-e32-bs16-lr3e-3-b0.95-shift-drop0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 32 --lr 3e-3 --beta2 0.95 --shift --batch-size 16 --dropout 0.1"
 )
 for name in "$@"; do
   python main.py --data "$DATA" ${RUNS[$name]} --out-dir "runs/sweep/$name" --figures-dir "runs/sweep/$name"

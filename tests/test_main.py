@@ -59,10 +59,13 @@ def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpu
     models = json.loads((out / "metrics.json").read_text())["models"]
     for kind, m in models.items():
         default = main.PER_MODEL[kind]
-        assert (m["epochs"], m["batch_size"], m["dropout"], m["warmup_steps"]) == (1, default["batch_size"],
-                                                                                   default["dropout"], 3)
-        saved = torch.load(out / f"{kind}.last.pt", weights_only=True)["settings"]  # what --resume checks
-        assert (saved["batch_size"], saved["dropout"]) == (default["batch_size"], default["dropout"])
+        assert (m["epochs"], m["batch_size"], m["dropout"], m["warmup_steps"], m["beta2"]) == (
+            1, default["batch_size"], default["dropout"], 3, default["beta2"])
+        last = torch.load(out / f"{kind}.last.pt", weights_only=True)
+        saved = last["settings"]  # what --resume checks
+        assert (saved["batch_size"], saved["dropout"], saved["beta2"]) == (
+            default["batch_size"], default["dropout"], default["beta2"])
+        assert tuple(last["optimizer"]["param_groups"][0]["betas"]) == (0.9, default["beta2"])  # Adam got it
     assert models["rnn"]["dropout"] != models["lstm"]["dropout"]  # so the test tells the models apart
 
 
