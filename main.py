@@ -32,8 +32,8 @@ DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
 # The reference study's training settings, exactly (`--preset reference`), and our default recipe: the
 # same model, data and protocol, trained with warm-up, cosine decay, clipping and shifted training chunks
 # (chosen by the sweep in results/sweep/, see README).
-PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0, schedule="constant",
-                             warmup_steps=0, patience=0, shift=False)}
+PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0,
+                             schedule="constant", warmup_steps=0, patience=0, shift=False)}
 DEFAULTS = dict(epochs=None, batch_size=None, lr=3e-3, beta2=None, dropout=None, grad_clip=1.0, schedule="cosine",
                 warmup_steps=None, patience=0, shift=True)
 # What the defaults leave as None each model sets for itself (a flag given sets it for all models), as
