@@ -6,10 +6,11 @@
 Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
 (A B A B ...) in this one process and only medians and ratios are reported; a ratio is the median of
 the per-round ratios, with their range.
-1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam, and for the
-   RNN model.tanh_recurrence) vs a faithful copy of the reference's (a Dataset building Python lists per
-   item, a DataLoader, nn.RNN / nn.LSTM called as modules, per-tensor Adam, loss.item() every step); and
-   ours at each model's default batch size;
+1. training throughput (characters/s) at batch 64: our step (main.run_epoch, fused Adam, the moving
+   average of the weights, and for the RNN model.tanh_recurrence) vs a faithful copy of the reference's
+   (a Dataset building Python lists per item, a DataLoader, nn.RNN / nn.LSTM called as modules,
+   per-tensor Adam, loss.item() every step), both without dropout as the reference trained; and ours
+   with each model's default recipe (its batch size and dropout);
 2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes, timed
    in the same rounds;
 3. time to quality: the reference preset on the reference's loop and our default recipe on ours, trained
@@ -80,10 +81,10 @@ def reference_steps(model, optimizer, loader, steps: int) -> int:
     return chars
 
 
-def our_steps(model, optimizer, chunks, ids, batch_size: int, steps: int, generator) -> int:
-    """main.run_epoch on `steps` batches: exactly the training loop main.py runs."""
+def our_steps(model, optimizer, ema, chunks, ids, batch_size: int, steps: int, generator) -> int:
+    """main.run_epoch on `steps` batches: exactly the training loop main.py runs, moving average included."""
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
-    run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=1.0, generator=generator, shiftable=None)
+    run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=1.0, ema=ema, generator=generator, shiftable=None)
     train.run_epoch(model, chunks, ids[:steps * batch_size], batch_size, "cpu", run)
     return min(len(ids), steps * batch_size) * chunks.seq_len
 
@@ -164,7 +165,7 @@ def training_epochs(kind: str, recipe: str, data: dict, seed: int):
     for _ in range(s["epochs"]):
         t0 = time.perf_counter()
         epoch()
-        loss = train.run_epoch(model, data["chunks"], data["val"], 1024, "cpu")[0]
+        loss = train.run_epoch(train.validated(model, run), data["chunks"], data["val"], 1024, "cpu")[0]
         yield loss, time.perf_counter() - t0
 
 
@@ -248,14 +249,18 @@ def main(argv=None):
         reference = as_reference(model)
         optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)  # the reference's
         ours = train.make_optimizer(model, 1e-3)
+        recipe = train.model_settings(kind, vars(train.get_args([])))  # the default recipe's, dropout included
+        default_model, default_run = train.setup_training(kind, recipe, len(vocab), split, "cpu")
+        ema = train.make_ema(model, recipe["ema"])  # our step averages the weights, as main.py trains
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
         generator = torch.Generator().manual_seed(0)
-        default_batch = train.PER_MODEL[kind]["batch_size"]
+        default_batch = recipe["batch_size"]
         gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
         flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
         contenders = {"reference": lambda: reference_steps(reference, optimizer, loader, steps),
-                      "ours": lambda: our_steps(model, ours, chunks, train_ids, 64, steps, generator),
-                      "ours_default_batch": lambda: our_steps(model, ours, chunks, train_ids, default_batch,
+                      "ours": lambda: our_steps(model, ours, ema, chunks, train_ids, 64, steps, generator),
+                      "ours_default_batch": lambda: our_steps(default_model, default_run["optimizer"],
+                                                              default_run["ema"], chunks, train_ids, default_batch,
                                                               steps * 64 // default_batch, generator),
                       "sgemm": lambda: sgemm_steps(gemms, steps)}
         interleave(contenders, 1)  # warm-up: allocator, oneDNN primitives

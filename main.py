@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from dataset import (Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, shiftable,
@@ -30,24 +31,25 @@ from model import (MODELS, CheckpointError, build_model, load_checkpoint, resolv
 ROOT = Path(__file__).resolve().parent
 DEFAULT_DATA = ROOT / "data" / "shakespeare_train.txt"
 # The reference study's training settings, exactly (`--preset reference`), and our default recipe: the
-# same model, data and protocol, trained with warm-up, cosine decay, clipping and shifted training chunks
-# (chosen by the sweep in results/sweep/, see README).
+# same model, data and protocol, trained with warm-up, cosine decay, clipping, shifted training chunks and
+# a moving average of the weights (chosen by the sweep in results/sweep/, see README).
 PRESETS = {"reference": dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0,
-                             schedule="constant", warmup_steps=0, patience=0, shift=False)}
-DEFAULTS = dict(epochs=None, batch_size=None, lr=3e-3, beta2=None, dropout=None, grad_clip=1.0, schedule="cosine",
-                warmup_steps=None, patience=0, shift=True)
+                             schedule="constant", warmup_steps=0, patience=0, shift=False, ema=0.0)}
+DEFAULTS = dict(epochs=None, batch_size=None, lr=None, beta2=None, dropout=None, grad_clip=1.0, schedule="cosine",
+                warmup_steps=None, patience=0, shift=True, ema=0.99)
 # What the defaults leave as None each model sets for itself (a flag given sets it for all models), as
-# chosen by the sweep: dropout between layers helped the LSTM and not the RNN, and both learn more per
-# second at batch 16 than at 32 or 64. On the CPU a step's cost grows far more slowly than its batch
-# (bench.py: at batch 16 the LSTM runs about as many characters per second as at 64, the RNN about half
-# as many), so batch 16's four times the updates more than pay. The RNN then needs only 12 epochs.
-# The LSTM learns faster, early and to the end, with Adam's beta2 at 0.99 rather than 0.999 (a shorter
-# memory of gradient scale suits small batches; nanoGPT's character-level config does the same).
-PER_MODEL = {"rnn": dict(epochs=12, batch_size=16, beta2=0.999, dropout=0.0, warmup_steps=200),
-             "lstm": dict(epochs=32, batch_size=16, beta2=0.99, dropout=0.1, warmup_steps=100)}
+# chosen by the sweep: dropout between layers helped the LSTM and not the RNN. Both learn more per second
+# with small batches: on the CPU a step's cost grows far more slowly than its batch (bench.py: at batch
+# 16 the LSTM runs about as many characters per second as at 64), so the extra updates more than pay.
+# The RNN's step is cheaper still per character at batch 32 (its products are too small to keep two
+# cores busy at 16), and there, with the learning rate scaled up by about sqrt(2), 16 epochs beat 12 at
+# batch 16 in about the same time. The LSTM learns faster, early and to the end, with Adam's beta2 at 0.99 rather
+# than 0.999 (a shorter memory of gradient scale suits small batches; nanoGPT's char config does too).
+PER_MODEL = {"rnn": dict(epochs=16, batch_size=32, lr=4e-3, beta2=0.999, dropout=0.0, warmup_steps=200),
+             "lstm": dict(epochs=32, batch_size=16, lr=3e-3, beta2=0.99, dropout=0.1, warmup_steps=100)}
 # Settings a resumed run must share with the run it continues (epochs may grow).
 RESUME_KEYS = ("seq_len", "batch_size", "lr", "beta2", "dropout", "grad_clip", "schedule", "warmup_steps", "shift",
-               "context", "hidden_size", "num_layers", "seed", "split_seed")
+               "ema", "context", "hidden_size", "num_layers", "seed", "split_seed")
 
 
 class TrainingError(RuntimeError):
@@ -94,7 +96,7 @@ def get_args(argv=None):
     p.add_argument("--epochs", type=number(int), help=f"passes over the training chunks {per_model('epochs')}")
     p.add_argument("--batch-size", type=number(int), help=f"chunks per optimizer step {per_model('batch_size')}")
     p.add_argument("--seq-len", type=number(int), default=30, help="characters per chunk")
-    p.add_argument("--lr", type=number(float), help="Adam learning rate")
+    p.add_argument("--lr", type=number(float), help=f"Adam's learning rate {per_model('lr')}")
     p.add_argument("--beta2", type=number(float), help=f"Adam's second-moment decay {per_model('beta2')}")
     p.add_argument("--dropout", type=number(float, strict=False),
                    help=f"dropout between recurrent layers {per_model('dropout')}")
@@ -103,6 +105,9 @@ def get_args(argv=None):
                    help="learning rate after warm-up: constant, or cosine decay to 0 over --epochs")
     p.add_argument("--warmup-steps", type=number(int, strict=False),
                    help=f"linear learning-rate warm-up steps {per_model('warmup_steps')}")
+    p.add_argument("--ema", type=number(float, strict=False),
+                   help="validate and keep an exponential moving average of the weights, updated each step with "
+                        "this decay (0: the weights as trained)")
     p.add_argument("--patience", type=number(int, strict=False),
                    help="stop after this many epochs without a better val loss (0: off)")
     p.add_argument("--shift", action=argparse.BooleanOptionalAction,
@@ -131,8 +136,9 @@ def get_args(argv=None):
     if args.preset:  # preset values replace the defaults; flags given explicitly still win
         p.set_defaults(**PRESETS[args.preset])
         args = p.parse_args(argv)
-    if args.dropout is not None and args.dropout >= 1:
-        p.error(f"argument --dropout: must be below 1, got {args.dropout}")
+    for flag in ("dropout", "ema"):
+        if getattr(args, flag) is not None and getattr(args, flag) >= 1:
+            p.error(f"argument --{flag}: must be below 1, got {getattr(args, flag)}")
     try:
         args.device = resolve_device(args.device)
     except (ValueError, RuntimeError) as e:
@@ -148,8 +154,9 @@ def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def run_epoch(model, chunks, ids, batch_size, device, train=None, desc="") -> tuple[float, float]:
     """One pass over chunk `ids` -> (loss, accuracy) per character, exact over every scored character.
 
-    `train`, when given, holds optimizer, scheduler, grad_clip, generator and shiftable (bool per
-    chunk id, or None): the pass then shuffles, optionally shifts, and takes an optimizer step per batch.
+    `train`, when given, holds optimizer, scheduler, grad_clip, ema (or None), generator and shiftable
+    (bool per chunk id, or None): the pass then shuffles, optionally shifts, and takes an optimizer step
+    per batch, after which it updates the moving average of the weights.
     """
     model.train(train is not None)
     if train:
@@ -175,6 +182,8 @@ def run_epoch(model, chunks, ids, batch_size, device, train=None, desc="") -> tu
                     torch.nn.utils.clip_grad_norm_(model.parameters(), train["grad_clip"], foreach=True)
                 train["optimizer"].step()
                 train["scheduler"].step()
+                if train["ema"]:
+                    train["ema"].update_parameters(model)
             loss_sum += loss.detach().double() * y.numel()
             correct += count_correct(logits, y)
     n = len(ids) * chunks.seq_len
@@ -187,6 +196,13 @@ def make_optimizer(model, lr: float, beta2: float = 0.999) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, beta2), fused=True)
 
 
+def make_ema(model, decay: float):
+    """An exponential moving average of `model`'s weights for run_epoch to update after every step (None
+    if decay is 0). Validated instead of the weights as trained, it scores as if the learning rate had
+    already decayed: the steps' noise averages out, so a recipe reaches a given loss epochs sooner."""
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay)) if decay else None
+
+
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
     """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine to 0."""
     def factor(step: int) -> float:
@@ -197,6 +213,11 @@ def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
         progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
         return 0.5 * (1 + math.cos(math.pi * progress))
     return factor
+
+
+def validated(model, train: dict):
+    """The weights a run validates and keeps: the moving average when there is one, else the model's own."""
+    return train["ema"].module if train["ema"] else model
 
 
 def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:
@@ -212,8 +233,8 @@ def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> 
 
 
 def setup_training(kind: str, settings: dict, vocab_size: int, split: dict, device) -> tuple:
-    """A freshly seeded model of `kind` and run_epoch's `train` dict (optimizer, schedule, clipping,
-    shuffling generator, shiftable chunks) for `settings` as model_settings resolved them."""
+    """A freshly seeded model of `kind` and run_epoch's `train` dict (optimizer, schedule, clipping, moving
+    average, shuffling generator, shiftable chunks) for `settings` as model_settings resolved them."""
     torch.manual_seed(settings["seed"]), np.random.seed(settings["seed"]), random.seed(settings["seed"])
     generator = torch.Generator().manual_seed(settings["seed"])
     model = build_model(dict(kind=kind, vocab_size=vocab_size, hidden_size=settings["hidden_size"],
@@ -223,6 +244,7 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: dict, devi
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(settings["warmup_steps"], total_steps, settings["schedule"]))
     return model, dict(optimizer=optimizer, scheduler=scheduler, grad_clip=settings["grad_clip"],
+                       ema=make_ema(model, settings["ema"]),
                        generator=generator, shiftable=split["shiftable"] if settings["shift"] else None)
 
 
@@ -240,6 +262,8 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
         check_resume(last, settings, corpus, vocab.chars, last_path)
         model.load_state_dict(last["model"]), optimizer.load_state_dict(last["optimizer"])
         scheduler.load_state_dict(last["scheduler"]), set_rng_state(last["rng"], generator)
+        if train["ema"]:
+            train["ema"].load_state_dict(last["ema"])
         history, epoch, best, stopped = last["history"], last["epoch"], last["best"], last["stopped"]
         wall = history[-1]["wall_s"] if history else 0.0
         done = stopped or epoch >= epochs
@@ -251,25 +275,27 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
             raise TrainingError(f"--init-from {source}: model settings {init.config} differ from {model.config}")
         model.load_state_dict(init.state_dict())
     record.update(params=sum(p.numel() for p in model.parameters()), dropout=dropout, epochs=epochs,
-                  batch_size=batch_size, warmup_steps=settings["warmup_steps"], beta2=settings["beta2"],
-                  history=history, best=best)
+                  batch_size=batch_size, lr=settings["lr"], warmup_steps=settings["warmup_steps"],
+                  beta2=settings["beta2"], ema=settings["ema"], history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
     while epoch < epochs and not stopped:
         epoch += 1
         t0 = time.perf_counter()
         train_loss, train_acc = run_epoch(model, split["chunks"], split["train"], batch_size, args.device,
                                           train, desc=f"{kind} epoch {epoch}")
-        val_loss, val_acc = run_epoch(model, split["chunks"], split["val"], 1024, args.device)
+        val_loss, val_acc = run_epoch(validated(model, train), split["chunks"], split["val"], 1024, args.device)
         wall += time.perf_counter() - t0
         row = dict(epoch=epoch, train_loss=train_loss, train_acc=train_acc, val_loss=val_loss,
                    val_acc=val_acc, wall_s=round(wall, 2))
         history.append(row)
         if best is None or val_loss < best["val_loss"]:
             best = record["best"] = row
-            save_checkpoint(best_path, model, vocab.chars, optimizer, epoch, history, val_loss, **extra)
+            save_checkpoint(best_path, validated(model, train), vocab.chars, optimizer, epoch, history, val_loss,
+                            **extra)
         stopped = bool(args.patience) and epoch - best["epoch"] >= args.patience
         save_checkpoint(last_path, model, vocab.chars, optimizer, epoch, history, best["val_loss"], best=best,
-                        stopped=stopped, scheduler=scheduler.state_dict(), rng=rng_state(generator), **extra)
+                        stopped=stopped, scheduler=scheduler.state_dict(), rng=rng_state(generator),
+                        ema=train["ema"].state_dict() if train["ema"] else None, **extra)
         print(f"{kind} epoch {epoch:3d} | train loss {train_loss:.4f} acc {train_acc:.4f} | "
               f"val loss {val_loss:.4f} acc {val_acc:.4f} | {wall:6.1f}s" + (" *" if best is row else "")
               + (f" | no gain in {args.patience} epochs: stop" if stopped else ""))

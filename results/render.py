@@ -137,16 +137,17 @@ def baseline() -> str:
 
 
 def sweep() -> str:
-    lines = ["| run | model | seed | epochs | batch | lr | Adam beta2 | warm-up steps | dropout | shifted chunks | best epoch | "
-             "best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| run | model | seed | epochs | batch | lr | Adam beta2 | warm-up steps | dropout | shifted chunks | "
+             "weight average | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((ROOT / "results" / "sweep").glob("*.json")):
         m = json.loads(path.read_text())
         s = m["settings"]
         for kind, r in m["models"].items():  # per-model values: set by a flag, or the model's own default
-            r = dict(beta2=0.999) | r  # runs from before --beta2 existed trained with Adam's default
+            r = dict(beta2=0.999, ema=0.0) | r  # runs from before --beta2 / --ema: Adam's default, no average
             get = lambda key: s[key] if s.get(key) is not None else r[key]
             lines.append(f"| `{path.stem}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
-                         f"{s['lr']:g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
+                         f"{get('lr'):g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
+                         f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
                          f"{r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
     return "\n".join(lines)
 
@@ -165,7 +166,7 @@ def bench() -> str:
     span = lambda r, f: f" ({f(r[0])}-{f(r[1])} over rounds)" if r else ""
     row("**throughput ratio**", lambda k: f"**{b['throughput_ratio'][k]:.2f}x**"
         + span(t[k].get("ratio_range"), lambda x: f"{x:.2f}"))
-    row("our step at the model's default batch: batch, chars/s", lambda k: f"{t[k]['default_batch']}, "
+    row("our default recipe's step (its batch and dropout): batch, chars/s", lambda k: f"{t[k]['default_batch']}, "
         f"{t[k]['ours_default_batch_chars_s']:,}")
     row("optimizer steps/s: reference (batch 64) / ours (default batch)",
         lambda k: f"{t[k]['reference_steps_s']:.1f} / {t[k]['ours_default_batch_steps_s']:.1f}")

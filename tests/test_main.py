@@ -44,7 +44,7 @@ def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, ca
 
 def test_reference_preset_and_explicit_flags():
     args = main.get_args(["--preset", "reference", "--epochs", "3"])
-    assert (args.batch_size, args.lr, args.dropout, args.grad_clip, args.epochs) == (64, 1e-3, 0.0, 0.0, 3)
+    assert (args.batch_size, args.lr, args.dropout, args.grad_clip, args.epochs, args.ema) == (64, 1e-3, 0.0, 0.0, 3, 0)
     for kind in ("rnn", "lstm"):  # the preset sets every per-model setting, for both models alike
         assert main.model_settings(kind, vars(args)) == vars(args)
 
@@ -59,14 +59,59 @@ def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpu
     models = json.loads((out / "metrics.json").read_text())["models"]
     for kind, m in models.items():
         default = main.PER_MODEL[kind]
-        assert (m["epochs"], m["batch_size"], m["dropout"], m["warmup_steps"], m["beta2"]) == (
-            1, default["batch_size"], default["dropout"], 3, default["beta2"])
+        assert (m["epochs"], m["batch_size"], m["lr"], m["dropout"], m["warmup_steps"], m["beta2"], m["ema"]) == (
+            1, default["batch_size"], default["lr"], default["dropout"], 3, default["beta2"], main.DEFAULTS["ema"])
         last = torch.load(out / f"{kind}.last.pt", weights_only=True)
         saved = last["settings"]  # what --resume checks
         assert (saved["batch_size"], saved["dropout"], saved["beta2"]) == (
             default["batch_size"], default["dropout"], default["beta2"])
         assert tuple(last["optimizer"]["param_groups"][0]["betas"]) == (0.9, default["beta2"])  # Adam got it
+        assert last["optimizer"]["param_groups"][0]["initial_lr"] == default["lr"]
     assert models["rnn"]["dropout"] != models["lstm"]["dropout"]  # so the test tells the models apart
+    assert models["rnn"]["lr"] != models["lstm"]["lr"]
+
+
+def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_corpus):
+    from dataset import Chunks, load_corpus, shiftable, split_ids
+    _, vocab, data = load_corpus(tiny_corpus)
+    chunks = Chunks(data, 30)
+    train_ids, val_ids = split_ids(len(chunks))
+    split = dict(chunks=chunks, train=train_ids[:96], val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
+    settings = main.model_settings("lstm", vars(main.get_args(["--ema", "0.6", "--hidden-size", "16"])))
+    model, run = main.setup_training("lstm", settings, len(vocab), split, "cpu")
+    snapshots = []  # the weights after each optimizer step, as the schedule steps
+    step = run["scheduler"].step
+    run["scheduler"].step = lambda: (step(), snapshots.append([p.detach().clone() for p in model.parameters()]))
+    main.run_epoch(model, chunks, split["train"], 16, "cpu", run)
+    assert len(snapshots) == 6
+    expected = snapshots[0]  # the first step's weights, then w <- 0.6 w + 0.4 w_step
+    for snap in snapshots[1:]:
+        expected = [0.6 * e + 0.4 * s for e, s in zip(expected, snap)]
+    averaged = list(main.validated(model, run).parameters())
+    assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(averaged, expected))
+    assert not torch.equal(averaged[0], snapshots[-1][0])  # it is not the weights as trained
+    model2, run2 = main.setup_training("lstm", settings | dict(ema=0.0), len(vocab), split, "cpu")
+    assert run2["ema"] is None and main.validated(model2, run2) is model2
+
+
+def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(tmp_path, tiny_corpus):
+    out = tmp_path / "ckpt"
+    flags = ["--data", str(tiny_corpus), "--models", "rnn", "--out-dir", str(out), "--figures-dir", str(tmp_path),
+             "--ema", "0.9", "--seed", "1", *SMALL]
+    main.main([*flags, "--epochs", "2"])
+    last = torch.load(out / "rnn.last.pt", weights_only=True)
+    assert last["ema"]["n_averaged"] == last["scheduler"]["last_epoch"] > 0  # one update per step
+    averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
+    best = torch.load(out / "rnn.pt", weights_only=True)
+    if best["epoch"] == 2:
+        assert all(torch.equal(best["model"][k], averaged[k]) for k in averaged)
+    assert not torch.equal(last["model"]["fc.weight"], averaged["fc.weight"])  # last.pt: the weights as trained
+    main.main([*flags, "--epochs", "3", "--resume"])
+    resumed = torch.load(out / "rnn.last.pt", weights_only=True)
+    main.main([*flags, "--epochs", "3", "--out-dir", str(tmp_path / "straight")])
+    straight = torch.load(tmp_path / "straight" / "rnn.last.pt", weights_only=True)
+    assert resumed["ema"]["n_averaged"] == straight["ema"]["n_averaged"]
+    assert all(torch.allclose(resumed["ema"][k], straight["ema"][k], atol=1e-5) for k in straight["ema"])
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -75,6 +120,7 @@ def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpu
     (["--epochs", "-1"], "--epochs: must be a positive number"),
     (["--batch-size", "0"], "--batch-size: must be a positive number"),
     (["--seq-len", "x"], "--seq-len: 'x' is not a number"),
+    (["--ema", "1"], "--ema: must be below 1, got 1.0"),
 ])
 def test_bad_flags_give_one_line_errors(flags, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
