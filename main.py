@@ -43,8 +43,9 @@ DEFAULTS = dict(epochs=None, batch_size=None, lr=None, beta2=None, dropout=None,
 # 16 the LSTM runs about as many characters per second as at 64), so the extra updates more than pay.
 # The RNN's step is cheaper still per character at batch 32 (its products are too small to keep two
 # cores busy at 16), and there, with the learning rate scaled up by about sqrt(2), 16 epochs beat 12 at
-# batch 16 in about the same time. The LSTM learns faster, early and to the end, with Adam's beta2 at 0.99 rather
-# than 0.999 (a shorter memory of gradient scale suits small batches; nanoGPT's char config does too).
+# batch 16 in about the same time. The LSTM learns faster, early and to the end, with Adam's beta2 at
+# 0.99 rather than 0.999 (a shorter memory of gradient scale suits small batches; nanoGPT's char config
+# does too). Both validate and keep a moving average of their weights (make_ema).
 PER_MODEL = {"rnn": dict(epochs=16, batch_size=32, lr=4e-3, beta2=0.999, dropout=0.0, warmup_steps=200),
              "lstm": dict(epochs=32, batch_size=16, lr=3e-3, beta2=0.99, dropout=0.1, warmup_steps=100)}
 # Settings a resumed run must share with the run it continues (epochs may grow).
