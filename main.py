@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from dataset import (Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, sha256, shiftable,
                      split_ids)
+from figures.draw import draw_figures
 from model import (MODELS, CheckpointError, build_model, load_checkpoint, resolve_device, rng_state,
                    save_checkpoint, set_rng_state)
 
@@ -337,26 +338,6 @@ def evaluate_checkpoints(args, text):
               f"val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f} | val with {args.eval_context} chars of "
               f"context {r['val_context_loss']:.4f} acc {r['val_context_acc']:.4f}"
               + (f" | unseen {r['unseen_loss']:.4f} acc {r['unseen_acc']:.4f}" if args.unseen else ""))
-
-
-def draw_figures(models: dict, figures_dir) -> None:
-    """loss.png and accuracy.png: train (dashed) and validation (solid) per epoch, all models."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    for metric, label in (("loss", "cross-entropy (nats/char)"), ("acc", "next-character accuracy")):
-        fig, ax = plt.subplots(figsize=(6, 4))
-        for i, (kind, m) in enumerate(models.items()):
-            epochs = [r["epoch"] for r in m["history"]]
-            for split, style in (("train", "--"), ("val", "-")):
-                ax.plot(epochs, [r[f"{split}_{metric}"] for r in m["history"]], style, color=f"C{i}",
-                        label=f"{kind.upper()} {'validation' if split == 'val' else split}")
-        ax.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
-        ax.grid(alpha=0.3), ax.legend()
-        fig.tight_layout()
-        fig.savefig(Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png", dpi=120)
-        plt.close(fig)
 
 
 def prepare_default_corpus(path: Path) -> None:
