@@ -32,6 +32,9 @@ declare -A RUNS=(
   [rnn-e12-bs16-lr3e-3-shift-ema0.99]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 12 --lr 3e-3 --beta2 0.999 --shift --batch-size 16 --dropout 0 --ema 0.99"
   [rnn-e16-bs32-lr3e-3-shift-ema0.99]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 16 --lr 3e-3 --beta2 0.999 --shift --batch-size 32 --dropout 0 --ema 0.99"
   [rnn-e16-bs32-lr4e-3-shift-ema0.99]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 16 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --dropout 0 --ema 0.99"
+  [rnn-e14-bs32-lr4e-3-shift-ema0.99]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --dropout 0 --ema 0.99"
+  [lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 30 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --dropout 0.1 --ema 0.99"
+  [lstm-e28-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 28 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --dropout 0.1 --ema 0.99"
 )
 for name in "$@"; do
   python main.py --data "$DATA" ${RUNS[$name]} --out-dir "runs/sweep/$name" --figures-dir "runs/sweep/$name"
