@@ -138,16 +138,16 @@ def baseline() -> str:
 
 def sweep() -> str:
     lines = ["| run | model | seed | epochs | batch | lr | Adam beta2 | warm-up steps | dropout | shifted chunks | "
-             "weight average | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "weight average | init gain | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for path in sorted((ROOT / "results" / "sweep").glob("*.json")):
         m = json.loads(path.read_text())
         s = m["settings"]
         for kind, r in m["models"].items():  # per-model values: set by a flag, or the model's own default
-            r = dict(beta2=0.999, ema=0.0) | r  # runs from before --beta2 / --ema: Adam's default, no average
+            r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r  # runs from before --beta2 / --ema / --init-gain
             get = lambda key: s[key] if s.get(key) is not None else r[key]
             lines.append(f"| `{path.stem}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
                          f"{get('lr'):g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
-                         f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
+                         f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | {get('init_gain'):g} | "
                          f"{r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
     return "\n".join(lines)
 

@@ -71,6 +71,26 @@ def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpu
     assert models["rnn"]["lr"] != models["lstm"]["lr"]
 
 
+def test_init_gain_scales_the_recurrent_weights_alone_and_the_reference_keeps_pytorchs(tiny_corpus):
+    from dataset import Chunks, load_corpus, shiftable, split_ids
+    _, vocab, data = load_corpus(tiny_corpus)
+    chunks = Chunks(data, 30)
+    train_ids, val_ids = split_ids(len(chunks))
+    split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
+    settings = main.model_settings("lstm", vars(main.get_args(["--hidden-size", "16"])))
+    assert main.get_args(["--preset", "reference"]).init_gain == 1.0
+    assert settings["init_gain"] == main.PER_MODEL["lstm"]["init_gain"] != 1.0
+    plain, _ = main.setup_training("lstm", settings | dict(init_gain=1.0), len(vocab), split, "cpu")
+    scaled, run = main.setup_training("lstm", settings | dict(init_gain=2.5), len(vocab), split, "cpu")
+    plain, scaled = dict(plain.named_parameters()), dict(scaled.named_parameters())
+    for name, weight in scaled.items():
+        gain = 2.5 if name.startswith("rnn.weight") else 1.0
+        assert torch.equal(weight, plain[name] * gain), name
+    assert any(name.startswith("rnn.weight") for name in scaled)
+    averaged = dict(run["ema"].module.named_parameters())  # the moving average starts from the scaled weights
+    assert all(torch.equal(averaged[name], weight) for name, weight in scaled.items())
+
+
 def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_corpus):
     from dataset import Chunks, load_corpus, shiftable, split_ids
     _, vocab, data = load_corpus(tiny_corpus)
