@@ -16,8 +16,11 @@ the per-round ratios, with their range.
 3. time to quality: the reference preset on the reference's loop and our default recipe on ours, trained
    side by side (an epoch of each in turn), wall time of training + validation to reach a val loss of
    1.60 and the reference's best (--quick: from the per-epoch times the seed runs in results/runs/ recorded);
-4. peak resident memory of a one-epoch training run of each model (a child process);
-5. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
+4. the whole run: main.py's default recipe against its `--preset reference`, both on main.py's loop,
+   an epoch of each in turn; each recipe's median epoch times its epoch count, summed over the models
+   (--quick: the wall times the seed runs in results/runs/ recorded, each in its own process);
+5. peak resident memory of a one-epoch training run of each model (a child process);
+6. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
 """
 import argparse
 import copy
@@ -148,13 +151,19 @@ def time_to_quality_recorded(runs_dir: Path) -> dict:
     return result
 
 
-def training_epochs(kind: str, recipe: str, data: dict, seed: int):
+def recipe_settings(kind: str, recipe: str) -> dict:
+    """main.py's settings for `kind`: recipe "reference" (`--preset reference`) or "default"."""
+    return train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
+
+
+def training_epochs(kind: str, recipe: str, data: dict, seed: int, reference_loop: bool = True):
     """Train `kind` from scratch and yield (validation loss, seconds of training + validation) per epoch.
-    recipe "reference": the study's settings on its loop (reference_steps: DataLoader, per-tensor Adam);
-    "default": main.py's default recipe on main.py's loop. Validation is main.run_epoch's exact pass."""
-    s = train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
+    recipe "reference": the study's settings, on its loop (reference_steps: DataLoader, per-tensor Adam)
+    unless not `reference_loop`; "default": main.py's default recipe. Otherwise main.py's loop, and
+    validation is main.run_epoch's exact pass."""
+    s = recipe_settings(kind, recipe)
     model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, "cpu")
-    if recipe == "reference":
+    if recipe == "reference" and reference_loop:
         model = as_reference(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])  # the study's, in place of `run`'s
         loader = torch.utils.data.DataLoader(data["reference"], batch_size=s["batch_size"], shuffle=True,
@@ -194,6 +203,29 @@ def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float 
         r, d = reach("reference", target), reach("default", target)
         row[name] = dict(reference_s=r, default_s=d, ratio=r / d if r and d else None)  # None: never reached
     return row
+
+
+def whole_run_side_by_side(data: dict, epochs: int) -> dict:
+    """The wall time of main.py's whole default run against `--preset reference`, both on main.py's loop:
+    an epoch (training + validation) of each recipe in turn, `epochs` + 1 of each per model (the first is
+    warm-up), and each recipe's median epoch times its epoch count, summed over the models. Startup and
+    the final evaluation, alike for both, are left out."""
+    seconds = {"default": 0.0, "reference": 0.0}
+    row = {}
+    for kind in MODELS:
+        runs = {r: training_epochs(kind, r, data, 0, reference_loop=False) for r in seconds}
+        times = {r: [] for r in runs}
+        for _ in range(epochs + 1):
+            for r in runs:
+                times[r].append(next(runs[r])[1])
+        row[kind] = {}
+        for r in runs:
+            count = recipe_settings(kind, r)["epochs"]
+            epoch_s = statistics.median(times[r][1:])
+            row[kind][r] = dict(epoch_s=round(epoch_s, 2), epochs=count)
+            seconds[r] += epoch_s * count
+    return row | dict(default_s=round(seconds["default"], 1), reference_s=round(seconds["reference"], 1),
+                      ratio=seconds["default"] / seconds["reference"])
 
 
 def cpu_name() -> str:
@@ -249,7 +281,7 @@ def main(argv=None):
         reference = as_reference(model)
         optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)  # the reference's
         ours = train.make_optimizer(model, 1e-3)
-        recipe = train.model_settings(kind, vars(train.get_args([])))  # the default recipe's, dropout included
+        recipe = recipe_settings(kind, "default")  # dropout included
         default_model, default_run = train.setup_training(kind, recipe, len(vocab), split, "cpu")
         ema = train.make_ema(model, recipe["ema"])  # our step averages the weights, as main.py trains
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
@@ -310,10 +342,21 @@ def main(argv=None):
             print(f"{kind}: time to the reference's best " + ", ".join(
                 f"{r['reference_best']['reference_s']} s -> {r['reference_best']['default_s']} s" for r in rows), flush=True)
         result["time_to_quality_ratio"] = {k: v["ratio"] for k, v in result["time_to_quality"].items()}
+    if args.quick:  # the seed runs' own wall times, each run in its own process
+        walls = {r: [json.loads(p.read_text())["wall_s"] for p in sorted((ROOT / "results" / "runs").glob(f"{r}-seed*.json"))]
+                 for r in ("default", "reference")}
+        result["whole_run"] = dict(recorded=True, default_s=walls["default"], reference_s=walls["reference"])
+        result["whole_run_ratio"] = statistics.median(walls["default"]) / statistics.median(walls["reference"])
+    else:
+        result["whole_run"] = whole_run_side_by_side(split, epochs=3)
+        result["whole_run_ratio"] = result["whole_run"]["ratio"]
+        print(f"whole run, default vs --preset reference: {result['whole_run']['default_s']} s vs "
+              f"{result['whole_run']['reference_s']} s of epochs ({result['whole_run_ratio']:.2f}x)", flush=True)
     result["peak_memory_mb"] = {kind: round(peak_memory_mb(kind, args.data), 1) for kind in MODELS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps({k: result[k] for k in ("throughput_ratio", "sgemm_fraction", "time_to_quality_ratio")}, indent=1))
+    print(json.dumps({k: result[k] for k in ("throughput_ratio", "sgemm_fraction", "time_to_quality_ratio",
+                                             "whole_run_ratio")}, indent=1))
 
 
 if __name__ == "__main__":

@@ -193,10 +193,19 @@ def bench() -> str:
         lambda k: f"{many(rec[k]['reference_best']['reference_s'])} / {many(rec[k]['reference_best']['default_s'])}")
     row("time-to-quality ratio from the recorded runs (median over seeds)",
         lambda k: f"{rec[k]['reference_best']['ratio']:.1f}x")
+    w = b.get("whole_run", {})
+    if "rnn" in w:  # side by side in bench.py's process
+        row("main.py's loop, an epoch of each in turn (s per epoch): reference preset / default",
+            lambda k: f"{w[k]['reference']['epoch_s']:.2f} / {w[k]['default']['epoch_s']:.2f}")
+        row("epochs: reference preset / default", lambda k: f"{w[k]['reference']['epochs']} / {w[k]['default']['epochs']}")
     row("peak resident memory, one training epoch (MB)", lambda k: f"{b['peak_memory_mb'][k]:.0f}")
     row("sampling, reference loop (chars/s, 1 sample)", lambda k: f"{s[k]['reference_batch1']:,}")
     row("sampling, ours (chars/s, batch 1 / batch 25)", lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
     row("**sampling ratio** (batch 1 / batch 25)", lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**")
+    if "rnn" in w:
+        lines += ["", f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
+                      f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** "
+                      f"(median epoch times the epoch count, summed)."]
     return "\n".join(lines)
 
 

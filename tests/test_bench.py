@@ -38,3 +38,24 @@ def test_side_by_side_time_to_quality_alternates_and_stops_ours_once_it_has_caug
     assert row["1.60"] == dict(reference_s=4.0, default_s=4.0, ratio=1.0)
     assert row["reference_best"] == dict(reference_s=4.0, default_s=6.0, ratio=4.0 / 6.0)
     assert row["reference_best_loss"] == 1.58
+
+
+def test_whole_run_estimate_alternates_recipes_and_scales_median_epochs_by_epoch_counts(monkeypatch):
+    import bench
+    import main
+    calls = []
+
+    def fake_epochs(kind, recipe, data, seed, reference_loop=True):  # first epoch slow (warm-up)
+        assert not reference_loop  # both recipes on main.py's loop
+        for seconds in [9.0, 2.0, 3.0, 2.0] if recipe == "default" else [9.0, 1.0, 1.0, 1.5]:
+            calls.append((kind, recipe))
+            yield 1.0, seconds
+
+    monkeypatch.setattr(bench, "training_epochs", fake_epochs)
+    row = bench.whole_run_side_by_side({}, epochs=3)
+    assert calls == [(k, r) for k in ("rnn", "lstm") for _ in range(4) for r in ("default", "reference")]
+    default_epochs = main.PER_MODEL["rnn"]["epochs"] + main.PER_MODEL["lstm"]["epochs"]
+    assert row["rnn"]["default"] == dict(epoch_s=2.0, epochs=main.PER_MODEL["rnn"]["epochs"])
+    assert row["lstm"]["reference"] == dict(epoch_s=1.0, epochs=20)
+    assert row["default_s"] == 2.0 * default_epochs and row["reference_s"] == 40.0
+    assert row["ratio"] == 2.0 * default_epochs / 40.0
