@@ -41,7 +41,7 @@ DEFAULTS = dict(epochs=None, batch_size=None, lr=None, beta2=None, dropout=None,
 # What the defaults leave as None each model sets for itself (a flag given sets it for all models), as
 # chosen by the sweep: dropout between layers helped the LSTM and not the RNN. Both learn more per second
 # with small batches: on the CPU a step's cost grows far more slowly than its batch (bench.py: at batch
-# 16 the LSTM runs about as many characters per second as at 64), so the extra updates more than pay.
+# 16 the LSTM runs 80-95% as many characters per second as at 64), so the extra updates more than pay.
 # The RNN's step is cheaper still per character at batch 32 (its products are too small to keep two
 # cores busy at 16), and there, with the learning rate scaled up by about sqrt(2), 14 epochs beat 12 at
 # batch 16 in about the same time. The LSTM learns faster, early and to the end, with Adam's beta2 at
@@ -52,7 +52,9 @@ DEFAULTS = dict(epochs=None, batch_size=None, lr=None, beta2=None, dropout=None,
 # of 16); the LSTM's 24 trade 0.004 against 30 for a fifth of its time, and 20 fall behind.
 PER_MODEL = {"rnn": dict(epochs=14, batch_size=32, lr=4e-3, beta2=0.999, dropout=0.0, warmup_steps=200, init_gain=1.0),
              "lstm": dict(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, dropout=0.1, warmup_steps=100, init_gain=3.0)}
-# Settings a resumed run must share with the run it continues (epochs may grow).
+# Settings a resumed run must share with the run it continues (epochs may grow), and the values of those
+# added since, for checkpoints made before they were.
+LEGACY_SETTINGS = dict(beta2=0.999, ema=0.0, init_gain=1.0)
 RESUME_KEYS = ("seq_len", "batch_size", "lr", "beta2", "dropout", "grad_clip", "schedule", "warmup_steps", "shift",
                "ema", "init_gain", "context", "hidden_size", "num_layers", "seed", "split_seed")
 
@@ -200,11 +202,9 @@ def run_epoch(model, chunks, ids, batch_size, device, train=None, desc="") -> tu
 
 def scale_init(model, gain: float) -> None:
     """Multiply the recurrent layers' initial weights by `gain` (biases, embedding and read-out keep
-    PyTorch's). PyTorch draws them uniform in +-1/sqrt(hidden), a variance of 1/(3 hidden), under which
-    each LSTM layer passes on a fraction of the signal it gets (its gates sit near 0.5, its cell near
-    0): four stacked layers start with the upper ones and the read-out all but silent and spend their
-    first epochs waking up. At gain 3 the LSTM is at 1.60 after 4 epochs instead of 6 (the sweep). The
-    RNN, with no gates to halve its signal, learns fast without it, and a gain of 2 cost it 0.004."""
+    PyTorch's). PyTorch draws them uniform in +-1/sqrt(hidden); at that scale each LSTM layer passes on
+    a fraction of its input (its gates sit near 0.5), so a 4-layer stack starts with its upper layers
+    and read-out all but silent and spends its first epochs waking them (PER_MODEL has the gains)."""
     if gain != 1.0:
         with torch.no_grad():
             for name, weight in model.rnn.named_parameters():
@@ -245,6 +245,7 @@ def validated(model, train: dict):
 def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:
     """Refuse to continue a run on other data or with other settings, saying what differs."""
     before = last["settings"]
+    before = LEGACY_SETTINGS | before
     diffs = [f"{k} {before.get(k)} -> {settings[k]}" for k in RESUME_KEYS if before.get(k) != settings[k]]
     if last["corpus"]["sha256"] != corpus["sha256"]:
         diffs.insert(0, f"corpus sha256 {last['corpus']['sha256'][:12]}... -> {corpus['sha256'][:12]}...")
@@ -299,8 +300,8 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
         model.load_state_dict(init.state_dict())
     record.update(params=sum(p.numel() for p in model.parameters()), dropout=dropout, epochs=epochs,
                   batch_size=batch_size, lr=settings["lr"], warmup_steps=settings["warmup_steps"],
-                  beta2=settings["beta2"], ema=settings["ema"], init_gain=settings["init_gain"], history=history,
-                  best=best)
+                  beta2=settings["beta2"], ema=settings["ema"], init_gain=settings["init_gain"],
+                  history=history, best=best)
     extra = dict(settings=settings, corpus=corpus)
     while epoch < epochs and not stopped:
         epoch += 1

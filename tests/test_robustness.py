@@ -84,6 +84,12 @@ def test_resume_refuses_other_settings_or_data(tmp_path, tiny_corpus):
                         "--figures-dir", out, *SMALL, "--resume")
     assert result.returncode == 1 and "corpus sha256" in result.stderr
     assert (out / "rnn.pt").read_bytes() == before
+    last = torch.load(out / "rnn.last.pt", weights_only=True)
+    settings = dict(last["settings"])
+    del last["settings"]["init_gain"]  # a checkpoint from before --init-gain, trained at PyTorch's scale
+    main.check_resume(last, settings, last["corpus"], last["vocab"], "rnn.last.pt")
+    with pytest.raises(main.TrainingError, match="init_gain 1.0 -> 3.0"):
+        main.check_resume(last, settings | dict(init_gain=3.0), last["corpus"], last["vocab"], "rnn.last.pt")
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(tmp_path, tiny_corpus, monkeypatch, capsys):
