@@ -156,11 +156,21 @@ def recipe_settings(kind: str, recipe: str) -> dict:
     return train.model_settings(kind, vars(train.get_args(["--preset", "reference"] if recipe == "reference" else [])))
 
 
+def whole_run_recorded(runs_dir: Path) -> dict:
+    """The default seed runs' whole wall times over the reference preset's (medians; ratio None without
+    them), as recorded, each run in its own process."""
+    walls = {r: [json.loads(p.read_text()).get("wall_s") for p in sorted(runs_dir.glob(f"{r}-seed*.json"))]
+             for r in ("default", "reference")}
+    walls = {r: [w for w in times if w] for r, times in walls.items()}
+    ratio = statistics.median(walls["default"]) / statistics.median(walls["reference"]) if all(walls.values()) else None
+    return dict(recorded=True, default_s=walls["default"], reference_s=walls["reference"], ratio=ratio)
+
+
 def training_epochs(kind: str, recipe: str, data: dict, seed: int, reference_loop: bool = True):
     """Train `kind` from scratch and yield (validation loss, seconds of training + validation) per epoch.
-    recipe "reference": the study's settings, on its loop (reference_steps: DataLoader, per-tensor Adam)
-    unless not `reference_loop`; "default": main.py's default recipe. Otherwise main.py's loop, and
-    validation is main.run_epoch's exact pass."""
+    recipe "reference": the study's settings, "default": main.py's default recipe. The reference trains
+    on its own loop (reference_steps: DataLoader, per-tensor Adam) if `reference_loop`, everything else
+    on main.py's; validation is always main.run_epoch's exact pass."""
     s = recipe_settings(kind, recipe)
     model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, "cpu")
     if recipe == "reference" and reference_loop:
@@ -206,10 +216,10 @@ def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float 
 
 
 def whole_run_side_by_side(data: dict, epochs: int) -> dict:
-    """The wall time of main.py's whole default run against `--preset reference`, both on main.py's loop:
-    an epoch (training + validation) of each recipe in turn, `epochs` + 1 of each per model (the first is
-    warm-up), and each recipe's median epoch times its epoch count, summed over the models. Startup and
-    the final evaluation, alike for both, are left out."""
+    """The wall time of main.py's whole default run over that of `--preset reference` (ratio), both on
+    main.py's loop: an epoch (training + validation) of each recipe in turn, `epochs` + 1 of each per
+    model (the first is warm-up), and each recipe's median epoch times its epoch count, summed over the
+    models. Startup, checkpoint writes and the final evaluation, alike for both, are left out."""
     seconds = {"default": 0.0, "reference": 0.0}
     row = {}
     for kind in MODELS:
@@ -342,11 +352,9 @@ def main(argv=None):
             print(f"{kind}: time to the reference's best " + ", ".join(
                 f"{r['reference_best']['reference_s']} s -> {r['reference_best']['default_s']} s" for r in rows), flush=True)
         result["time_to_quality_ratio"] = {k: v["ratio"] for k, v in result["time_to_quality"].items()}
-    if args.quick:  # the seed runs' own wall times, each run in its own process
-        walls = {r: [json.loads(p.read_text())["wall_s"] for p in sorted((ROOT / "results" / "runs").glob(f"{r}-seed*.json"))]
-                 for r in ("default", "reference")}
-        result["whole_run"] = dict(recorded=True, default_s=walls["default"], reference_s=walls["reference"])
-        result["whole_run_ratio"] = statistics.median(walls["default"]) / statistics.median(walls["reference"])
+    if args.quick:
+        result["whole_run"] = whole_run_recorded(ROOT / "results" / "runs")
+        result["whole_run_ratio"] = result["whole_run"]["ratio"]
     else:
         result["whole_run"] = whole_run_side_by_side(split, epochs=3)
         result["whole_run_ratio"] = result["whole_run"]["ratio"]

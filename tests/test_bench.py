@@ -10,6 +10,7 @@ def test_quick_bench_writes_every_ratio(tmp_path, tiny_corpus):
     assert result.returncode == 0, result.stderr
     b = json.loads(out.read_text())
     assert {"torch", "threads", "cpu"} <= set(b["machine"])
+    assert math.isfinite(b["whole_run_ratio"]) and b["whole_run_ratio"] > 0
     for key in ("throughput_ratio", "time_to_quality_ratio", "sgemm_fraction"):
         for kind in ("rnn", "lstm"):
             assert math.isfinite(b[key][kind]) and b[key][kind] > 0, (key, kind, b[key][kind])
@@ -56,6 +57,16 @@ def test_whole_run_estimate_alternates_recipes_and_scales_median_epochs_by_epoch
     assert calls == [(k, r) for k in ("rnn", "lstm") for _ in range(4) for r in ("default", "reference")]
     default_epochs = main.PER_MODEL["rnn"]["epochs"] + main.PER_MODEL["lstm"]["epochs"]
     assert row["rnn"]["default"] == dict(epoch_s=2.0, epochs=main.PER_MODEL["rnn"]["epochs"])
-    assert row["lstm"]["reference"] == dict(epoch_s=1.0, epochs=20)
-    assert row["default_s"] == 2.0 * default_epochs and row["reference_s"] == 40.0
-    assert row["ratio"] == 2.0 * default_epochs / 40.0
+    reference_epochs = main.PRESETS["reference"]["epochs"]
+    assert row["lstm"]["reference"] == dict(epoch_s=1.0, epochs=reference_epochs)
+    assert row["default_s"] == 2.0 * default_epochs and row["reference_s"] == 2.0 * reference_epochs
+    assert row["ratio"] == default_epochs / reference_epochs
+
+
+def test_recorded_whole_run_ratio_is_none_without_both_recipes_runs(tmp_path):
+    import bench
+    (tmp_path / "default-seed0.json").write_text(json.dumps(dict(wall_s=300.0)))
+    assert bench.whole_run_recorded(tmp_path)["ratio"] is None
+    (tmp_path / "reference-seed0.json").write_text(json.dumps(dict(wall_s=150.0)))
+    (tmp_path / "reference-seed1.json").write_text(json.dumps(dict(wall_s=250.0)))
+    assert bench.whole_run_recorded(tmp_path)["ratio"] == 1.5
