@@ -244,8 +244,7 @@ def validated(model, train: dict):
 
 def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> None:
     """Refuse to continue a run on other data or with other settings, saying what differs."""
-    before = last["settings"]
-    before = LEGACY_SETTINGS | before
+    before = LEGACY_SETTINGS | last["settings"]
     diffs = [f"{k} {before.get(k)} -> {settings[k]}" for k in RESUME_KEYS if before.get(k) != settings[k]]
     if last["corpus"]["sha256"] != corpus["sha256"]:
         diffs.insert(0, f"corpus sha256 {last['corpus']['sha256'][:12]}... -> {corpus['sha256'][:12]}...")
