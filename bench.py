@@ -252,7 +252,9 @@ def peak_memory_mb(kind: str, data: str, epochs: int = 1) -> float:
                                  "--data", data, "--out-dir", tmp, "--figures-dir", tmp],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        code = os.waitstatus_to_exitcode(status)
+    if code:
+        raise RuntimeError(f"the one-epoch run of main.py --models {kind} failed with exit status {code}")
     return usage.ru_maxrss / 1024
 
 

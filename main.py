@@ -254,6 +254,16 @@ def check_resume(last: dict, settings: dict, corpus: dict, vocab: str, path) -> 
         raise TrainingError(f"cannot resume from {path}: {'; '.join(diffs)} (use --init-from for weights only)")
 
 
+def restore_training_state(last: dict, model, train: dict) -> None:
+    """Continue where `last` stopped: weights, optimizer, schedule, moving average, every random stream."""
+    model.load_state_dict(last["model"])
+    train["optimizer"].load_state_dict(last["optimizer"])
+    train["scheduler"].load_state_dict(last["scheduler"])
+    set_rng_state(last["rng"], train["generator"])
+    if train["ema"]:
+        train["ema"].load_state_dict(last["ema"])
+
+
 def setup_training(kind: str, settings: dict, vocab_size: int, split: dict, device) -> tuple:
     """A freshly seeded model of `kind` and run_epoch's `train` dict (optimizer, schedule, clipping, moving
     average, shuffling generator, shiftable chunks) for `settings` as model_settings resolved them."""
@@ -281,12 +291,9 @@ def train_model(kind, args, settings, corpus, vocab, split, record: dict) -> Non
     optimizer, scheduler, generator = train["optimizer"], train["scheduler"], train["generator"]
     history, best, epoch, wall, stopped = [], None, 0, 0.0, False
     if args.resume and last_path.exists():
-        _, last = load_checkpoint(last_path, args.device)
+        _, last = load_checkpoint(last_path)  # on the CPU; load_state_dict copies onto the device
         check_resume(last, settings, corpus, vocab.chars, last_path)
-        model.load_state_dict(last["model"]), optimizer.load_state_dict(last["optimizer"])
-        scheduler.load_state_dict(last["scheduler"]), set_rng_state(last["rng"], generator)
-        if train["ema"]:
-            train["ema"].load_state_dict(last["ema"])
+        restore_training_state(last, model, train)
         history, epoch, best, stopped = last["history"], last["epoch"], last["best"], last["stopped"]
         wall = history[-1]["wall_s"] if history else 0.0
         done = stopped or epoch >= epochs

@@ -182,26 +182,32 @@ def save_checkpoint(path, model: CharRNN, vocab: str, optimizer=None, epoch: int
 
 
 def rng_state(generator) -> dict:
-    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python."""
+    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python.
+    Held as bytes, not tensors, so map_location never moves them off the CPU, where set_rng_state needs them."""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     version, py_state, py_gauss = random.getstate()
-    state = dict(torch=torch.get_rng_state(), shuffle=generator.get_state(),
-                 numpy=dict(keys=torch.from_numpy(keys.astype(np.int64)), pos=pos, has_gauss=has_gauss, gauss=gauss),
+    state = dict(torch=torch.get_rng_state().numpy().tobytes(), shuffle=generator.get_state().numpy().tobytes(),
+                 numpy=dict(keys=keys.astype(np.uint32).tobytes(), pos=pos, has_gauss=has_gauss, gauss=gauss),
                  python=dict(version=version, state=list(py_state), gauss=py_gauss))
     if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        state["cuda"] = [s.numpy().tobytes() for s in torch.cuda.get_rng_state_all()]
     return state
 
 
+def _bytes_tensor(data: bytes) -> torch.Tensor:
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
 def set_rng_state(state: dict, generator) -> None:
-    torch.set_rng_state(state["torch"])
-    generator.set_state(state["shuffle"])
+    """Restore what rng_state saved, on whatever device the run continues."""
+    torch.set_rng_state(_bytes_tensor(state["torch"]))
+    generator.set_state(_bytes_tensor(state["shuffle"]))
     n = state["numpy"]
-    np.random.set_state(("MT19937", n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
+    np.random.set_state(("MT19937", np.frombuffer(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([_bytes_tensor(s) for s in state["cuda"]])
 
 
 def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:

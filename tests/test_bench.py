@@ -1,10 +1,13 @@
 import json
 import math
 
+import pytest
+
 from conftest import run_script
 
 
 def test_quick_bench_writes_every_ratio(tmp_path, tiny_corpus):
+    """Slow (about 20 s): it runs bench.py itself, with two one-epoch child runs for peak memory."""
     out = tmp_path / "bench.json"
     result = run_script("bench.py", "--quick", "--data", tiny_corpus, "--out", out, timeout=240)
     assert result.returncode == 0, result.stderr
@@ -70,3 +73,9 @@ def test_recorded_whole_run_ratio_is_none_without_both_recipes_runs(tmp_path):
     (tmp_path / "reference-seed0.json").write_text(json.dumps(dict(wall_s=150.0)))
     (tmp_path / "reference-seed1.json").write_text(json.dumps(dict(wall_s=250.0)))
     assert bench.whole_run_recorded(tmp_path)["ratio"] == 1.5
+
+
+def test_a_failing_child_run_fails_the_bench(tmp_path):
+    import bench
+    with pytest.raises(RuntimeError, match="main.py --models rnn failed with exit status 1"):
+        bench.peak_memory_mb("rnn", str(tmp_path / "missing.txt"))

@@ -114,24 +114,42 @@ def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_co
     assert run2["ema"] is None and main.validated(model2, run2) is model2
 
 
-def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(tmp_path, tiny_corpus):
+def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(tmp_path, tiny_corpus, monkeypatch):
+    """A 3-epoch run stopped after epoch 2 (Ctrl-C) and resumed ends where the uninterrupted run does:
+    the same average and weights, with the schedule past its 3-step warm-up and well into the cosine."""
     out = tmp_path / "ckpt"
-    flags = ["--data", str(tiny_corpus), "--models", "rnn", "--out-dir", str(out), "--figures-dir", str(tmp_path),
-             "--ema", "0.9", "--seed", "1", *SMALL]
-    main.main([*flags, "--epochs", "2"])
+    flags = ["--data", str(tiny_corpus), "--models", "rnn", "--figures-dir", str(tmp_path), "--ema", "0.9",
+             "--seed", "1", "--warmup-steps", "3", "--epochs", "3", "--threads", "1", *SMALL]
+    real, epochs = main.run_epoch, []
+
+    def stop_before_epoch_3(*args, **kwargs):
+        if kwargs.get("train") or len(args) > 5:  # a training pass
+            epochs.append(1)
+            if len(epochs) == 3:
+                raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(main, "run_epoch", stop_before_epoch_3)
+    with pytest.raises(SystemExit):
+        main.main([*flags, "--out-dir", str(out)])
+    monkeypatch.setattr(main, "run_epoch", real)
     last = torch.load(out / "rnn.last.pt", weights_only=True)
-    assert last["ema"]["n_averaged"] == last["scheduler"]["last_epoch"] > 0  # one update per step
+    assert last["epoch"] == 2 and last["ema"]["n_averaged"] == last["scheduler"]["last_epoch"] > 3  # one a step
     averaged = {k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")}
     best = torch.load(out / "rnn.pt", weights_only=True)
-    if best["epoch"] == 2:
-        assert all(torch.equal(best["model"][k], averaged[k]) for k in averaged)
+    assert best["epoch"] == 2  # the loss still falls here
+    assert all(torch.equal(best["model"][k], averaged[k]) for k in averaged)  # rnn.pt holds the average
     assert not torch.equal(last["model"]["fc.weight"], averaged["fc.weight"])  # last.pt: the weights as trained
-    main.main([*flags, "--epochs", "3", "--resume"])
+    main.main([*flags, "--out-dir", str(out), "--resume"])
+    main.main([*flags, "--out-dir", str(tmp_path / "straight")])
     resumed = torch.load(out / "rnn.last.pt", weights_only=True)
-    main.main([*flags, "--epochs", "3", "--out-dir", str(tmp_path / "straight")])
     straight = torch.load(tmp_path / "straight" / "rnn.last.pt", weights_only=True)
+    steps = straight["scheduler"]["last_epoch"]
+    assert resumed["scheduler"]["last_epoch"] == steps and steps == 3 * last["scheduler"]["last_epoch"] // 2
+    assert straight["scheduler"]["_last_lr"][0] < 0.1 * main.PER_MODEL["rnn"]["lr"]  # the cosine did decay
     assert resumed["ema"]["n_averaged"] == straight["ema"]["n_averaged"]
     assert all(torch.allclose(resumed["ema"][k], straight["ema"][k], atol=1e-5) for k in straight["ema"])
+    assert all(torch.allclose(resumed["model"][k], straight["model"][k], atol=1e-5) for k in straight["model"])
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -7,12 +7,15 @@ import subprocess
 import sys
 import time
 
+import random
+
+import numpy as np
 import pytest
 import torch
 
 import main
 from conftest import ROOT, run_script
-from model import save_checkpoint, VanillaRNN
+from model import save_checkpoint, set_rng_state, VanillaRNN
 
 SMALL = ["--hidden-size", "24", "--num-layers", "2", "--batch-size", "16", "--threads", "1", "--seed", "3",
          "--schedule", "cosine", "--warmup-steps", "5", "--dropout", "0.1", "--shift"]
@@ -40,6 +43,7 @@ def train_cmd(corpus, out, epochs=6):
 
 
 def test_killed_run_resumes_to_the_same_result_and_runs_are_deterministic(tmp_path, tiny_corpus):
+    """Slow (about 20 s): three real training processes, one of them killed with SIGKILL mid-run."""
     env = dict(os.environ, MKL_CBWR="COMPATIBLE")
     for name in ("a", "b"):  # two uninterrupted runs: determinism
         subprocess.run(train_cmd(tiny_corpus, tmp_path / name), cwd=ROOT, env=env, check=True, capture_output=True)
@@ -146,3 +150,24 @@ def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(tmp_path, 
         main.main([*common, "--hidden-size", "16", "--epochs", "1", "--out-dir", str(tmp_path / "x"),
                    "--figures-dir", str(tmp_path / "x"), "--init-from", str(first / "rnn.pt")])
     assert "model settings" in capsys.readouterr().err
+
+
+def test_rng_states_restore_from_a_checkpoint_mapped_to_another_device(tmp_path, tiny_corpus):
+    """On a GPU, --resume reads <kind>.last.pt with every tensor mapped to the device, and
+    torch.set_rng_state and Generator.set_state accept only CPU byte tensors. Mapped to the meta device
+    (a stand-in for a GPU: its tensors hold no data the CPU can read), the saved states still restore."""
+    out = tmp_path / "run"
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir", str(out),
+               "--figures-dir", str(out), *SMALL])
+    on_meta = torch.load(out / "rnn.last.pt", map_location="meta", weights_only=True)
+    assert on_meta["model"]["fc.weight"].device.type == "meta"
+    draws = []
+    for last in (on_meta, torch.load(out / "rnn.last.pt", weights_only=True)):
+        generator = torch.Generator()
+        set_rng_state(last["rng"], generator)
+        draws.append((torch.rand(4), torch.randperm(50, generator=generator), np.random.rand(2), random.random()))
+    for a, b in zip(*draws):
+        assert torch.equal(torch.as_tensor(a), torch.as_tensor(b))
+    torch.manual_seed(123)  # a different state, to show that restoring really moves it
+    set_rng_state(on_meta["rng"], torch.Generator())
+    assert torch.equal(torch.rand(4), draws[0][0])
