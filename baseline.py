@@ -1,7 +1,7 @@
 """Count-based baseline: an interpolated Kneser-Ney character n-gram, under the neural models' protocol.
 
-    python baseline.py --data ../shared/data/shakespeare_train.txt \
-        --unseen ../shared/data/tinyshakespeare.txt --unseen-start 268330 --out results/baseline.json
+    python baseline.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt \
+        --out results/baseline.json
 
 It is fitted on the training chunks of the same 80/20 split and scores the same 30 targets per chunk
 with its context restricted to the chunk, as a zero initial state restricts the RNN: the first target

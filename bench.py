@@ -271,7 +271,7 @@ def reference_sampling(model, vocab: str, length: int) -> int:
 
 def main(argv=None):
     p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Benchmark against the reference loops.")
-    p.add_argument("--data", default="../shared/data/shakespeare_train.txt", help="corpus to train on")
+    p.add_argument("--data", default="data/shakespeare_train.txt", help="corpus to train on (prepare.py --source tinyshakespeare)")
     p.add_argument("--quick", action="store_true", help="few repeats: finishes in under a minute")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.json"), help="where to write the JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[0],

@@ -218,7 +218,7 @@ def get_args(argv=None):
     p.add_argument("--length", type=count(0), default=100, help="characters to generate after each prompt")
     p.add_argument("--num-samples", type=count(1), default=1, help="samples per prompt and temperature")
     p.add_argument("--seed", type=int, default=0, help="same seed, same text")
-    p.add_argument("--device", default="cpu", help="cpu, cuda[:N] or auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
     p.add_argument("--skip-unknown", action="store_true", help="drop prompt characters outside the vocabulary")
     p.add_argument("--output", help="also write the samples here (.json: with prompt, T, seed, checkpoint)")
     p.add_argument("--study", metavar="JSON", help="run the temperature study, write its numbers here")
@@ -265,7 +265,9 @@ def main(argv=None):
         prompts = (args.prime or []) + from_file or DEFAULT_PROMPTS
         prompts = clean_prompts(prompts, vocab, args.skip_unknown)
         temps = [0.0] if args.greedy else args.temperature
-        rows = [(p, t, j) for p in prompts for t in temps for j in range(args.num_samples)]
+        # a prompt given k times draws samples 0..k*n-1, as --num-samples k*n would: k different texts
+        rows = [(p, t, prompts[:i].count(p) * args.num_samples + j)
+                for i, p in enumerate(prompts) for t in temps for j in range(args.num_samples)]
         print(f"temperature {temps} | top-k {args.top_k or 'all'} | length {args.length} | seed {args.seed} | "
               f"{len(rows)} samples", file=sys.stderr)
         stream = None

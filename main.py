@@ -1,7 +1,7 @@
 """Train the vanilla RNN and the LSTM on character-level Shakespeare, side by side.
 
     python main.py                                        # prepare data if missing, train both, draw figures
-    python main.py --data ../shared/data/shakespeare_train.txt
+    python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt
     python main.py --eval-only                            # re-measure the checkpoints in --out-dir
     python main.py --resume                               # continue an interrupted run
 
@@ -394,7 +394,10 @@ def main(argv=None):
                 raise OSError(f"cannot write to {folder}: {e.strerror}") from None
         corpus = dict(path=str(args.data), sha256=sha256(text), chars=len(text), vocab_size=len(vocab))
         settings = {k: v for k, v in vars(args).items() if k not in ("device", "eval_only", "resume", "init_from")}
-        print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}\nsettings {settings}")
+        print(f"device {args.device} | threads {torch.get_num_threads()} | corpus {corpus}")
+        for kind in args.models:  # what each model trains with: flags over its recipe
+            resolved = model_settings(kind, settings)
+            print(f"{kind}: " + ", ".join(f"{k} {resolved[k]}" for k in RESUME_KEYS + ("epochs",)))
         chunks = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
         train_ids, val_ids = split_ids(len(chunks), args.split_seed)
         split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)))

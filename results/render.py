@@ -23,7 +23,7 @@ def load(path) -> dict:
 
 
 def default_run() -> str:
-    m = load("checkpoints/metrics.json")
+    m = load("results/runs/default-seed0.json")
     lines = ["| model | epoch | train loss | train acc | val loss | val acc | val loss, 30 chars fed first |",
              "|---|---|---|---|---|---|---|"]
     for kind, r in m["models"].items():

@@ -5,7 +5,7 @@
 # Usage: bash results/sweep.sh NAME...   (each NAME below; metrics land in results/sweep/NAME.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/data/shakespeare_train.txt}
+DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
 declare -A RUNS=(
   [lstm-lr3e-3]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --batch-size 64 --dropout 0 --no-shift --beta2 0.999 --ema 0 --init-gain 1"
   [lstm-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --shift --batch-size 64 --dropout 0 --beta2 0.999 --ema 0 --init-gain 1"

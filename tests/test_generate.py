@@ -142,3 +142,13 @@ def test_prime_file_and_streaming_single_sample(tmp_path, lstm):
     assert result.stdout.startswith("abcde" * 80) and len(result.stdout) == 400 + 25 + 1  # one sample, newline
     alone = generate.sample(lstm, VOCAB, ["abcde" * 80], [0.7], 25, [0], seed=4)[0]
     assert result.stdout[:-1] == alone
+
+
+def test_a_prompt_given_twice_gives_two_samples(tmp_path, lstm, capsys):
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, lstm, VOCAB)
+    generate.main(["--checkpoint", str(path), "--prime", "ab", "--prime", "ab", "--length", "40", "--seed", "2"])
+    twice = capsys.readouterr().out.strip().split("\n\n")
+    generate.main(["--checkpoint", str(path), "--prime", "ab", "--num-samples", "2", "--length", "40", "--seed", "2"])
+    assert len(twice) == 2 and twice[0] != twice[1]
+    assert capsys.readouterr().out.strip().split("\n\n") == twice  # the same seed, the same two texts
