@@ -238,13 +238,6 @@ def whole_run_side_by_side(data: dict, epochs: int) -> dict:
                       ratio=seconds["default"] / seconds["reference"])
 
 
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def peak_memory_mb(kind: str, data: str, epochs: int = 1) -> float:
     """Peak resident memory of `main.py --models KIND` for one epoch, read from the child's rusage."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,7 +277,7 @@ def main(argv=None):
     ref_data = torch.utils.data.Subset(ReferenceDataset(text, vocab.stoi, 30), train_ids.tolist())
     split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)),
                  reference=ref_data, vocab_size=len(vocab))
-    result = dict(machine=dict(cpu=cpu_name(), threads=torch.get_num_threads(),
+    result = dict(machine=dict(cpu=train.cpu_name(), threads=torch.get_num_threads(),
                                torch=torch.__version__, python=platform.python_version(), quick=args.quick),
                   throughput={}, throughput_ratio={}, sgemm_fraction={}, sampling={})
     for kind in MODELS:

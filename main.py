@@ -11,6 +11,7 @@ for --resume), and writes <out-dir>/metrics.json and the loss and accuracy figur
 import argparse
 import json
 import math
+import platform
 import random
 import sys
 import tempfile
@@ -369,6 +370,19 @@ def evaluate_checkpoints(args, text):
               + (f" | unseen {r['unseen_loss']:.4f} acc {r['unseen_acc']:.4f}" if args.unseen else ""))
 
 
+def cpu_name() -> str:
+    """The processor's model name, for the record of where a run ran."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine(device) -> str:
+    """The CPU, or the GPU when training runs on one."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
+
+
 def prepare_default_corpus(path: Path) -> None:
     if path == DEFAULT_DATA and not path.exists():
         print(f"{path} is missing: preparing it with data/prepare.py", flush=True)
@@ -402,7 +416,8 @@ def main(argv=None):
         train_ids, val_ids = split_ids(len(chunks), args.split_seed)
         split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
         metrics = dict(command=command, settings=settings, corpus=corpus, device=str(args.device),
-                       threads=torch.get_num_threads(), torch=torch.__version__, models={})
+                       machine=machine(args.device), threads=torch.get_num_threads(), torch=torch.__version__,
+                       models={})
         status = 0
         for kind in args.models:
             record = metrics["models"][kind] = {}
