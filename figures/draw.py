@@ -1,23 +1,31 @@
-"""Draw a training run's per-epoch loss and accuracy curves, train and validation, for every model in it.
+"""Every figure of the project: a run's loss and accuracy curves, the seeds' curves, the comparison.
 
     python figures/draw.py                                              # checkpoints/metrics.json -> figures/
     python figures/draw.py results/runs/default-seed1.json --out-dir /tmp/seed1
 
-main.py draws them at the end of each run; this redraws them from any metrics.json it wrote.
+main.py draws loss.png and accuracy.png at the end of each run, and this redraws them from any
+metrics.json it wrote; results/render.py draws seeds.png and comparison.png from the committed results.
 """
 import argparse
 import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pyplot():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def draw_figures(models: dict, figures_dir) -> None:
     """loss.png and accuracy.png in `figures_dir`: train (dashed) and validation (solid) per epoch."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
     for metric, label in (("loss", "cross-entropy (nats/char)"), ("acc", "next-character accuracy")):
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -31,6 +39,58 @@ def draw_figures(models: dict, figures_dir) -> None:
         fig.tight_layout()
         fig.savefig(Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png", dpi=120)
         plt.close(fig)
+
+
+def draw_seeds(curves: dict, ngram: tuple, path) -> None:
+    """seeds.png: validation loss per epoch, mean over seeds with a band of one std, every curve whole.
+    curves: {(kind, recipe): [per-seed lists of val loss]}; ngram: (label, val loss)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    styles = {"reference": "--", "default": "-", "context60": ":"}
+    for (kind, recipe), seeds in curves.items():
+        n = min(map(len, seeds))  # a shorter seed run: average the common epochs
+        a = np.array([c[:n] for c in seeds])
+        mean, std = a.mean(0), a.std(0, ddof=1) if len(a) > 1 else np.zeros(n)
+        epochs = np.arange(1, n + 1)
+        color = "C0" if kind == "rnn" else "C1"
+        ax.plot(epochs, mean, styles[recipe], color=color, label=f"{kind.upper()} {recipe} ({len(seeds)} seeds)")
+        ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
+    ax.axhline(ngram[1], color="k", lw=0.8, label=ngram[0])
+    ax.set(xlabel="epoch", ylabel="validation loss (nats/char), log scale", yscale="log",
+           title="validation loss, mean ± std over seeds (the study's file)")
+    low, high = ax.get_ylim()
+    ticks = [t for t in (1.35, 1.4, 1.45, 1.5, 1.6, 1.7, 1.8, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0) if low <= t <= high]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def draw_comparison(rows: dict, ngram: dict, path) -> None:
+    """comparison.png: validation and unseen-plays loss, mean ± std over seeds, of both models under
+    both recipes; the n-gram as a line. rows: {(kind, recipe): {"val": [...], "unseen": [...]}}."""
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    recipes = list(dict.fromkeys(recipe for _, recipe in rows))
+    for ax, split, title in zip(axes, ("val", "unseen"), ("validation chunks", "unseen plays")):
+        for i, kind in enumerate(("rnn", "lstm")):
+            x = np.arange(len(recipes)) + (i - 0.5) * 0.25
+            values = [rows[(kind, r)][split] for r in recipes]
+            mean = [np.mean(v) for v in values]
+            std = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+            ax.errorbar(x, mean, yerr=std, fmt="o", capsize=4, color=f"C{i}", label=kind.upper())
+        ax.axhline(ngram[split], color="k", lw=0.8, ls="--", label=ngram["label"])
+        ax.set_xticks(np.arange(len(recipes)), recipes)
+        ax.set_xlim(-0.6, len(recipes) - 0.4)
+        ax.set(title=title, ylabel="loss (nats/char)")
+        ax.grid(alpha=0.3, axis="y")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def main(argv=None):

@@ -1,9 +1,10 @@
-"""Render the README's tables from the files the runs wrote; nothing in them is typed by hand.
+"""Render the tables, figures and numbered sentences of README.md and results/README.md from the
+files the runs wrote; nothing in them is typed by hand.
 
-    python results/render.py            # rewrite the marked blocks of README.md
-    python results/render.py --check    # exit 1 if README.md is not what the files say
+    python results/render.py            # rewrite the marked blocks of both pages, redraw two figures
+    python results/render.py --check    # exit 1 if either page is not what the files say
 
-A block is the text between `<!-- begin NAME -->` and `<!-- end NAME -->` in README.md.
+A block is the text between `<!-- begin NAME -->` and `<!-- end NAME -->`.
 """
 import argparse
 import json
@@ -13,53 +14,333 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from data.prepare import SOURCES  # noqa: E402
+from figures.draw import draw_comparison, draw_seeds  # noqa: E402
+from main import PER_MODEL, PRESETS, DEFAULTS  # noqa: E402
+
+PAGES = ("README.md", "results/README.md")
 # The reference study's reported numbers (its README), for comparison only.
 REFERENCE = {"rnn": dict(train_loss=1.4140, val_loss=1.5644, train_acc=0.5691, val_acc=0.5355),
              "lstm": dict(train_loss=1.5952, val_loss=1.6645, train_acc=0.5282, val_acc=0.5138)}
+KINDS = ("rnn", "lstm")
+RECIPES = {"reference": "the study's settings (`--preset reference`)", "default": "our default recipe"}
+NGRAM = (6, 3)  # the count-based bar: modified Kneser-Ney (3 discounts), order 6
 
 
 def load(path) -> dict:
     return json.loads((ROOT / path).read_text())
 
 
-def default_run() -> str:
+def runs(recipe: str) -> list[dict]:
+    paths = sorted((ROOT / "results" / "runs").glob(f"{recipe}-seed*.json"))
+    return [json.loads(p.read_text()) for p in paths]
+
+
+def per_seed(recipe: str, kind: str, key: str) -> list[float]:
+    """One number per seed run: 'val' (best val loss), 'val_acc', 'unseen', 'unseen_acc', 'context',
+    'epoch', 'wall'."""
+    pick = {"val": lambda r: r["best"]["val_loss"], "val_acc": lambda r: r["best"]["val_acc"],
+            "unseen": lambda r: r["evaluation"]["unseen_loss"],
+            "unseen_acc": lambda r: r["evaluation"]["unseen_acc"],
+            "context": lambda r: r["evaluation"]["val_context_loss"],
+            "epoch": lambda r: r["best"]["epoch"], "wall": lambda r: r["history"][-1]["wall_s"]}[key]
+    return [pick(m["models"][kind]) for m in runs(recipe) if kind in m["models"]]
+
+
+def mean(values: list) -> float:
+    return statistics.mean(values)
+
+
+def mean_std(values: list, fmt: str = ".4f", scale: float = 1.0) -> str:
+    values = [scale * v for v in values]
+    if len(values) < 2:
+        return format(values[0], fmt) if values else "-"
+    return f"{mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
+
+
+def ngram(context: int = 0) -> dict:
+    """The modified-KN 6-gram's row of the baseline run (scored without or with preceding characters)."""
+    b = load("results/baseline.json" if context == 0 else f"results/baseline-context{context}.json")
+    row = next(r for r in b["results"] if (r["order"], r["discounts"]) == NGRAM)
+    return row | dict(val_chunks=b["val_chunks"], unseen_chunks=b["unseen_chunks"])
+
+
+def shown(command: str) -> str:
+    """A recorded command without the machine's own paths (data, unseen text, output folders)."""
+    drop = {"--data", "--unseen", "--unseen-start", "--out-dir", "--figures-dir"}
+    words, kept = command.split(), []
+    for i, word in enumerate(words):
+        if word not in drop and (i == 0 or words[i - 1] not in drop):
+            kept.append(word)
+    return " ".join(kept)
+
+
+def headline() -> str:
+    lines = ["| model | trained with | seeds | validation loss | val acc | unseen-plays loss | unseen acc |",
+             "|---|---|---|---|---|---|---|"]
+    for kind in KINDS:
+        for recipe, label in RECIPES.items():
+            cells = [mean_std(per_seed(recipe, kind, "val")),
+                     mean_std(per_seed(recipe, kind, "val_acc"), ".2f", 100) + "%",
+                     mean_std(per_seed(recipe, kind, "unseen")),
+                     mean_std(per_seed(recipe, kind, "unseen_acc"), ".2f", 100) + "%"]
+            name = f"**{kind.upper()}**" if recipe == "default" else kind.upper()
+            lines.append(f"| {name} | {label} | {len(per_seed(recipe, kind, 'val'))} | "
+                         + " | ".join(cells) + " |")
+        lines.append(f"| {kind.upper()} | as the study reported it | 1 | {REFERENCE[kind]['val_loss']:.4f} | "
+                     f"{REFERENCE[kind]['val_acc']:.2%} | | |")
+    g = ngram()
+    lines.append(f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
+                 f"{g['val_loss']:.4f} | | {g['unseen_loss']:.4f} | |")
+    lines += ["", f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
+              f"{g['val_chunks']:,} validation chunks of the study's file, and {g['unseen_chunks']:,} "
+              "chunks of the rest of tiny-shakespeare, plays neither model saw. Mean ± std over seeds, "
+              "from `results/runs/` and `results/baseline.json` (`bash results/experiments.sh`)."]
+    return "\n".join(lines)
+
+
+def corpus_name(sha: str) -> str:
+    names = {"gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the default corpus)",
+             "tinyshakespeare": "the study's file (first 268,330 characters of tiny-shakespeare)"}
+    return next((names[k] for k, v in SOURCES.items() if v["sha256"] == sha and k in names), "a corpus")
+
+
+def quickstart() -> str:
+    m = load("results/runs/quickstart-seed0.json")
+    c = m["corpus"]
+    lines = [f"What `{m['command']}` gave here (seed 0; {m['machine']}, {m['threads']} threads, "
+             f"torch {m['torch']}), trained on {corpus_name(c['sha256'])}: {c['chars']:,} characters, "
+             f"X", "",
+             "| model | epochs | best validation loss | val acc | training time |", "|---|---|---|---|---|"]
+    for kind, r in m["models"].items():
+        lines.append(f"| {kind.upper()} | {r['epochs']} | {r['best']['val_loss']:.4f} | "
+                     f"{r['best']['val_acc']:.2%} | {r['history'][-1]['wall_s'] / 60:.1f} min |")
+    return "\n".join(lines)
+
+
+def sample() -> str:
+    r = next(r for r in load("results/samples.json") if r["temperature"] == 0.7)
+    return (f"`{r['command']}`, the first of its samples (T = {r['temperature']:g}, "
+            f"`{r['checkpoint']}`):\n\n```text\n{r['text'].rstrip()}\n```")
+
+
+def recipe() -> str:
+    cols = [("epochs", "epochs"), ("batch_size", "batch"), ("lr", "lr"), ("beta2", "Adam beta2"),
+            ("warmup_steps", "warm-up steps"), ("schedule", "schedule"), ("grad_clip", "clip"),
+            ("dropout", "dropout"), ("shift", "shifted chunks"), ("ema", "weight average"),
+            ("init_gain", "initial gain")]
+    fmt = lambda v: ("yes" if v else "no") if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else v
+    lines = ["| recipe | model | " + " | ".join(c for _, c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for kind in KINDS:
+        values = DEFAULTS | PER_MODEL[kind]
+        lines.append(f"| default | {kind.upper()} | " + " | ".join(str(fmt(values[k])) for k, _ in cols) + " |")
+    study = PRESETS["reference"]
+    lines.append("| `--preset reference` | both | " + " | ".join(str(fmt(study[k])) for k, _ in cols) + " |")
+    return "\n".join(lines)
+
+
+def findings() -> str:
+    ref, dflt = {k: per_seed("reference", k, "val") for k in KINDS}, {k: per_seed("default", k, "val") for k in KINDS}
+    unseen = {k: per_seed("default", k, "unseen") for k in KINDS}
+    last_epoch = all(e == PRESETS["reference"]["epochs"] for e in per_seed("reference", "lstm", "epoch"))
+    winner = lambda d: "LSTM" if mean(d["lstm"]) < mean(d["rnn"]) else "RNN"
+    val_winner, unseen_winner = winner(dflt), winner(unseen)
+    every = all((l < r) == (val_winner == "LSTM") for l, r in zip(dflt["lstm"], dflt["rnn"]))
+    recipe_gain, gap = mean(ref["lstm"]) - mean(dflt["lstm"]), abs(mean(dflt["lstm"]) - mean(dflt["rnn"]))
+    g, fed = ngram(), {k: per_seed("default", k, "context") for k in KINDS}
+    t = load("results/temperature.json")["reference_sampler"]["first_char_share"].values()
+    b = load("results/bench.json")
+    below_val = "below" if mean(dflt["lstm"]) < g["val_loss"] else "above"
+    nets_unseen = min(mean(unseen["rnn"]), mean(unseen["lstm"]))
+    below_unseen = "no network is below it" if nets_unseen > g["unseen_loss"] else "a network is below it"
+    bullets = [
+        f"**The study's ranking reproduces under its own settings:** RNN {mean_std(ref['rnn'])}, LSTM "
+        f"{mean_std(ref['lstm'])} on validation (it reported {REFERENCE['rnn']['val_loss']:.4f} and "
+        f"{REFERENCE['lstm']['val_loss']:.4f}). "
+        + ("Every LSTM seed has its best at the last epoch: it was stopped while still learning. "
+           if last_epoch else "") + "[Comparison](results/README.md#rnn-or-lstm)",
+        f"**Trained well, the {val_winner} wins on the two plays:** LSTM {mean_std(dflt['lstm'])}, RNN "
+        f"{mean_std(dflt['rnn'])}" + (", in every seed" if every else "") + ". The recipe moves the LSTM by "
+        f"{recipe_gain:.2f} nats/char, {'more' if recipe_gain > gap else 'less'} than the {gap:.3f} between "
+        "the architectures. [Recipe sweep](results/README.md#how-the-default-recipe-was-chosen)",
+        f"**On plays neither saw, the {unseen_winner} is ahead:** RNN {mean_std(unseen['rnn'])}, LSTM "
+        f"{mean_std(unseen['lstm'])}" + ("; the LSTM's lead on validation is in fitting the two training "
+                                         "plays" if (val_winner, unseen_winner) == ("LSTM", "RNN") else "")
+        + ". [Comparison](results/README.md#rnn-or-lstm)",
+        f"**The count model is the bar on unseen text:** the modified Kneser-Ney 6-gram scores "
+        f"{g['val_loss']:.4f} on validation and {g['unseen_loss']:.4f} on the unseen plays; the default "
+        f"LSTM is {below_val} it on validation, and {below_unseen} on the unseen plays. "
+        "[Baseline](results/README.md#the-count-based-bar)",
+        f"**The chunking costs more than the choice of model:** feeding each validation chunk its "
+        f"{load('results/runs/default-seed0.json')['models']['lstm']['evaluation']['eval_context']} preceding "
+        f"characters first lowers the loss to {mean(fed['rnn']):.4f} (RNN) and {mean(fed['lstm']):.4f} "
+        "(LSTM). [Context](results/README.md#context)",
+        f"**The study's samples began with 'z' because of its sampler, not its model:** re-created on our "
+        f"checkpoint, its sampler starts with 'z' {min(v['reference'] for v in t):.0%}-"
+        f"{max(v['reference'] for v in t):.0%} of the time, the correct one "
+        f"{max(v['correct'] for v in t):.0%}. Our recipe reaches the study's best loss "
+        f"{b['time_to_quality_ratio']['rnn']:.1f}x (RNN) and {b['time_to_quality_ratio']['lstm']:.1f}x "
+        "(LSTM) sooner. [Sampling](results/README.md#sampling), [speed](results/README.md#speed)"]
+    return "\n".join(f"- {b}" for b in bullets)
+
+
+def committed_run() -> str:
     m = load("results/runs/default-seed0.json")
     lines = ["| model | epoch | train loss | train acc | val loss | val acc | val loss, 30 chars fed first |",
              "|---|---|---|---|---|---|---|"]
     for kind, r in m["models"].items():
-        best, last, ev = r["best"], r["history"][-1], r["evaluation"]
-        ref = REFERENCE[kind]
-        lines += [f"| {kind.upper()} best (ours) | {best['epoch']} | {best['train_loss']:.4f} | {best['train_acc']:.2%} | "
-                  f"**{best['val_loss']:.4f}** | {best['val_acc']:.2%} | {ev['val_context_loss']:.4f} |",
-                  f"| {kind.upper()} final (ours) | {last['epoch']} | {last['train_loss']:.4f} | {last['train_acc']:.2%} | "
-                  f"{last['val_loss']:.4f} | {last['val_acc']:.2%} | |",
+        best, ev, ref = r["best"], r["evaluation"], REFERENCE[kind]
+        lines += [f"| {kind.upper()} (ours, best epoch) | {best['epoch']} | {best['train_loss']:.4f} | "
+                  f"{best['train_acc']:.2%} | **{best['val_loss']:.4f}** | {best['val_acc']:.2%} | "
+                  f"{ev['val_context_loss']:.4f} |",
                   f"| {kind.upper()} reference study | 20 | {ref['train_loss']:.4f} | {ref['train_acc']:.2%} | "
                   f"{ref['val_loss']:.4f} | {ref['val_acc']:.2%} | |"]
     walls = ", ".join(f"{k.upper()} {r['history'][-1]['wall_s']:.0f} s" for k, r in m["models"].items())
-    lines += ["", f"Command: `{m['command']}`; wall time {m['wall_s'] / 60:.1f} min in all (training and "
-              f"validation: {walls}) on {m['device']} with {m['threads']} threads, torch {m['torch']}. "
-              f"Corpus sha256 `{m['corpus']['sha256'][:16]}...`, {m['corpus']['chars']:,} characters, "
-              f"vocabulary {m['corpus']['vocab_size']}."]
+    lines += ["", f"`{shown(m['command'])}` on the study's file, with the unseen plays: "
+              f"{m['wall_s'] / 60:.1f} min in all (training and validation: {walls}) on {m['device']}"
+              + (f" ({m['machine']})" if "machine" in m else "")
+              + f", {m['threads']} threads, torch {m['torch']}. Corpus sha256 "
+              f"`{m['corpus']['sha256'][:16]}...`."]
     return "\n".join(lines)
+
+
+def comparison() -> str:
+    lines = ["| recipe | model | seeds | best val loss | val acc | epoch of best | val loss, 30 chars fed first | "
+             "unseen plays loss | unseen acc | wall time (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for recipe in ("reference", "default", "context60"):
+        for kind in KINDS:
+            seeds = per_seed(recipe, kind, "val")
+            if seeds:
+                lines.append(
+                    f"| {recipe} | {kind.upper()} | {len(seeds)} | {mean_std(seeds)} | "
+                    f"{mean_std(per_seed(recipe, kind, 'val_acc'), '.2f', 100)}% | "
+                    f"{mean_std(per_seed(recipe, kind, 'epoch'), '.1f')} | "
+                    f"{mean_std(per_seed(recipe, kind, 'context'))} | {mean_std(per_seed(recipe, kind, 'unseen'))} | "
+                    f"{mean_std(per_seed(recipe, kind, 'unseen_acc'), '.2f', 100)}% | "
+                    f"{mean_std(per_seed(recipe, kind, 'wall'), '.0f')} |")
+    per = lambda recipe, kind, key: ", ".join(f"{v:.4f}" for v in per_seed(recipe, kind, key))
+    lines += ["", "Per seed (0, 1, 2), best validation loss: " + "; ".join(
+        f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}" for recipe in RECIPES for kind in KINDS) + "."]
+    lines += ["Per seed, unseen plays: " + "; ".join(
+        f"{recipe} {kind.upper()} {per(recipe, kind, 'unseen')}" for recipe in RECIPES for kind in KINDS) + "."]
+    flags = sorted({shown(m["command"]).removeprefix("python main.py").replace(
+        f"--seed {m['settings']['seed']}", "").strip() for r in ("reference", "default", "context60") for m in runs(r)})
+    lines += ["", "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
+              "--seed S` (S = 0, 1, 2) with " + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
+              + ", run by `bash results/experiments.sh default reference context`."]
+    return "\n".join(lines)
+
+
+def context() -> str:
+    k60 = {k: per_seed("context60", k, "val") for k in KINDS}
+    fed30 = {k: per_seed("context60", k, "context") for k in KINDS}
+    k0fed = {k: per_seed("default", k, "context") for k in KINDS}
+    unseen = {k: per_seed("context60", k, "unseen") for k in KINDS}
+    g = ngram(60)
+    return (f"Trained and scored with 60 preceding characters (`--context 60`, {len(k60['rnn'])} seeds), the RNN "
+            f"reaches {mean_std(k60['rnn'])} and the LSTM {mean_std(k60['lstm'])}; the default checkpoints, "
+            f"trained at K = 0 and only fed 30 characters at evaluation, score {mean(k0fed['rnn']):.4f} and "
+            f"{mean(k0fed['lstm']):.4f}. Fed only 30 characters, the K = 60 checkpoints score "
+            f"{mean(fed30['rnn']):.4f} (RNN) and {mean(fed30['lstm']):.4f} (LSTM): the difference from their "
+            "60-character score is what each uses of the characters 30-60 back. On the unseen plays at K = 60: "
+            f"RNN {mean_std(unseen['rnn'])}, LSTM {mean_std(unseen['lstm'])}, against the 6-gram given the same "
+            f"60 characters: {g['val_loss']:.4f} on validation, {g['unseen_loss']:.4f} unseen.")
+
+
+def baseline() -> str:
+    b = load("results/baseline.json")
+    lines = [f"`{shown(b['command'])}`: {b['val_chunks']:,} validation chunks, {b['unseen_chunks']:,} "
+             "unseen-play chunks.", "",
+             "| n-gram order | KN, one discount: val loss | unseen loss | modified KN (3 discounts): val loss | "
+             "unseen loss |", "|---|---|---|---|---|"]
+    cell = lambda r, k: f"{r[k]:.4f}" if k in r else "-"
+    for path, suffix in (("results/baseline.json", ""), ("results/baseline-context60.json", ", fed 60 chars")):
+        rows = {(r["order"], r["discounts"]): r for r in load(path)["results"]}
+        for order in sorted({o for o, _ in rows}):
+            one, three = rows.get((order, 1), {}), rows.get((order, 3), {})
+            lines.append(f"| {order}{suffix} | {cell(one, 'val_loss')} | {cell(one, 'unseen_loss')} | "
+                         f"{cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
+    return "\n".join(lines)
+
+
+SWEEP = {  # the question each sweep run answered; a run may serve as the baseline of several
+    "Do shifted chunks help (batch 64)?": ["lstm-lr3e-3", "lstm-lr3e-3-shift", "rnn-e30-lr3e-3",
+                                           "rnn-e30-lr3e-3-shift"],
+    "How many epochs at batch 64?": ["lstm-lr3e-3-shift", "lstm-e30-lr3e-3-shift", "rnn-e30-lr3e-3-shift",
+                                     "rnn-e20-lr3e-3-shift", "rnn-e15-lr3e-3-shift"],
+    "Does dropout between layers help?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr3e-3-shift-drop0.1",
+                                          "rnn-e30-lr3e-3-shift", "rnn-e30-lr2e-3-shift-drop0.1"],
+    "Smaller batches?": ["lstm-e30-lr3e-3-shift-drop0.1", "lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1",
+                         "lstm-e32-bs16-lr3e-3-shift-drop0.1", "lstm-e20-bs16-lr3e-3-shift-drop0.1",
+                         "rnn-e20-lr3e-3-shift", "rnn-e20-bs32-lr3e-3-shift", "rnn-e20-bs16-lr3e-3-shift",
+                         "rnn-e12-bs32-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift", "rnn-e12-bs8-lr3e-3-shift"],
+    "Adam's beta2?": ["lstm-e32-bs16-lr3e-3-shift-drop0.1", "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
+                      "lstm-e32-bs16-lr3e-3-b0.95-shift-drop0.1"],
+    "A moving average of the weights?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
+                                         "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                         "rnn-e12-bs16-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift-ema0.99"],
+    "A higher learning rate?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr5e-3-shift",
+                                "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                "lstm-e32-bs16-lr5e-3-b0.99-shift-drop0.1-ema0.99",
+                                "rnn-e16-bs32-lr3e-3-shift-ema0.99", "rnn-e16-bs32-lr4e-3-shift-ema0.99"],
+    "How many epochs with the average?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                          "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                          "lstm-e28-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                          "rnn-e16-bs32-lr4e-3-shift-ema0.99", "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
+    "A larger initial weight scale?": ["lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
+                                       "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
+                                       "lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
+                                       "lstm-e20-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
+                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99", "rnn-e14-bs32-lr4e-3-shift-ema0.99-gain2"],
+}
+
+
+def sweep() -> str:
+    files = {p.stem for p in (ROOT / "results" / "sweep").glob("*.json")}
+    listed = {name for names in SWEEP.values() for name in names}
+    if files != listed:
+        raise SystemExit(f"render.py: sweep runs without a question, or missing: {sorted(files ^ listed)}")
+    head = ["| run | model | seed | epochs | batch | lr | beta2 | warm-up | dropout | shifted | average | "
+            "init gain | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = []
+    for question, names in SWEEP.items():
+        lines += [f"**{question}**", ""] + head
+        scores = []
+        for name in names:
+            m = load(f"results/sweep/{name}.json")
+            s = m["settings"]
+            for kind, r in m["models"].items():
+                r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r  # runs made before these were settings
+                get = lambda key: s[key] if s.get(key) is not None else r[key]
+                lines.append(f"| `{name}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
+                             f"{get('lr'):g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | "
+                             f"{'yes' if s['shift'] else 'no'} | "
+                             f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
+                             f"{get('init_gain'):g} | {r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
+                scores.append((r["best"]["val_loss"], kind, name))
+        lines.append("")
+        for kind in KINDS:
+            mine = [(v, n) for v, k, n in scores if k == kind]
+            if mine:
+                lines.append(f"Lowest {kind.upper()}: `{min(mine)[1]}`, {min(mine)[0]:.4f}.")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def samples() -> str:
     records = load("results/samples.json")
-    temps = sorted({r["temperature"] for r in records})
-    out = [f"`{records[0]['command']}` (checkpoint `{records[0]['checkpoint']}`, seed {records[0]['seed']}):"
-           if "command" in records[0] else ""]
-    for t in temps:
-        out += ["", f"**T = {t:g}**", "", "```text"]
-        out += ["\n".join(r["text"].splitlines()) + "\n" for r in records if r["temperature"] == t]
-        out[-1] = out[-1].rstrip("\n")
-        out += ["```"]
-    return "\n".join(out).strip()
+    out = [f"`{records[0]['command']}` (checkpoint `{records[0]['checkpoint']}`, seed {records[0]['seed']}):"]
+    for t in sorted({r["temperature"] for r in records}):
+        texts = ["\n".join(r["text"].splitlines()) for r in records if r["temperature"] == t]
+        out += ["", f"**T = {t:g}**", "", "```text", "\n\n".join(texts), "```"]
+    return "\n".join(out)
 
 
 def temperature() -> str:
     s = load("results/temperature.json")
-    lines = [f"{s['num_samples']} samples x {s['length']} characters per T, seed {s['seed']}, checkpoint "
-             f"`{s['checkpoint']}`:", "",
+    lines = [f"`python generate.py --study results/temperature.json`: {s['num_samples']} samples x {s['length']} "
+             f"characters per T, seed {s['seed']}, checkpoint `{s['checkpoint']}`:", "",
              "| T | NLL at T=1 (nats/char) | words found in training text | distinct words | entropy (nats/step) |",
              "|---|---|---|---|---|"]
     for r in s["per_temperature"]:
@@ -73,194 +354,95 @@ def temperature() -> str:
     return "\n".join(lines)
 
 
-def mean_std(values: list, fmt: str = ".4f") -> str:
-    values = [v for v in values if v is not None]
-    if len(values) < 2:
-        return format(values[0], fmt) if values else "-"
-    return f"{statistics.mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
-
-
-def runs(recipe: str) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((ROOT / "results" / "runs").glob(f"{recipe}-seed*.json"))]
-
-
-def comparison() -> str:
-    lines = ["| recipe | model | seeds | best val loss | val acc | epoch of best | val loss, 30 chars fed first | "
-             "unseen plays loss | unseen acc | wall time (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for recipe in ("reference", "default", "context60"):
-        ms = runs(recipe)
-        for kind in ("rnn", "lstm"):
-            rs = [m["models"][kind] for m in ms if kind in m["models"]]
-            if not rs:
-                continue
-            ev = [r["evaluation"] for r in rs]
-            lines.append(
-                f"| {recipe} | {kind.upper()} | {len(rs)} | {mean_std([r['best']['val_loss'] for r in rs])} | "
-                f"{mean_std([100 * r['best']['val_acc'] for r in rs], '.2f')}% | "
-                f"{mean_std([r['best']['epoch'] for r in rs], '.1f')} | {mean_std([e['val_context_loss'] for e in ev])} | "
-                f"{mean_std([e.get('unseen_loss') for e in ev])} | {mean_std([100 * e['unseen_acc'] for e in ev if 'unseen_acc' in e], '.2f')}% | "
-                f"{mean_std([r['history'][-1]['wall_s'] for r in rs], '.0f')} |")
-    walls = {recipe: [m["wall_s"] for m in runs(recipe)] for recipe in ("reference", "default")}
-    lines += ["", f"Whole run, both models, start to end: reference preset {mean_std(walls['reference'], '.0f')} s, "
-              f"default {mean_std(walls['default'], '.0f')} s, a ratio of "
-              f"{statistics.mean(walls['default']) / statistics.mean(walls['reference']):.2f}."]
-    commands = sorted({m["command"].replace(f"--seed {m['settings']['seed']}", "--seed S") for r in
-                       ("reference", "default", "context60") for m in runs(r)})
-    notes = ["", "Commands (S = seed; all on the reference file; the one without `--seed` is the committed run, seed 0):",
-             ""] + [f"- `{c}`" for c in commands]
-    notes += ["", "Unseen-play scores at K = 60 use the chunks whose 60-character burn-in also holds no unknown "
-              "character, a slightly smaller set than at K = 0."]
-    return "\n".join(lines + notes)
-
-
-def baseline() -> str:
-    b = load("results/baseline.json")
-    lines = [f"`{b['command']}`: {b['val_chunks']:,} validation chunks, {b['unseen_chunks']:,} unseen-play chunks.", "",
-             "| n-gram order | KN, one discount: val loss | unseen loss | modified KN (3 discounts): val loss | unseen loss |",
-             "|---|---|---|---|---|"]
-    rows = {(r["order"], r["discounts"]): r for r in b["results"]}
-    for order in sorted({o for o, _ in rows}):
-        one, three = rows.get((order, 1), {}), rows.get((order, 3), {})
-        cell = lambda r, k: f"{r[k]:.4f}" if k in r else "-"
-        lines.append(f"| {order} | {cell(one, 'val_loss')} | {cell(one, 'unseen_loss')} | "
-                     f"{cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
-    fed = load("results/baseline-context60.json")
-    by = {(r["order"], r["discounts"]): r for r in fed["results"]}
-    for order in sorted({o for o, _ in by}):
-        one, three = by.get((order, 1), {}), by.get((order, 3), {})
-        lines.append(f"| {order}, fed the {fed['context']} preceding characters | {cell(one, 'val_loss')} | "
-                     f"{cell(one, 'unseen_loss')} | {cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
-    lines += ["", f"The last rows: `{fed['command']}`, the same counts scored with each chunk's "
-              f"{fed['context']} preceding characters available, as `main.py --context {fed['context']}` gives the networks "
-              f"({fed['unseen_chunks']:,} unseen-play chunks: those whose burn-in holds no unknown character either)."]
-    return "\n".join(lines)
-
-
-def sweep() -> str:
-    lines = ["| run | model | seed | epochs | batch | lr | Adam beta2 | warm-up steps | dropout | shifted chunks | "
-             "weight average | init gain | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for path in sorted((ROOT / "results" / "sweep").glob("*.json")):
-        m = json.loads(path.read_text())
-        s = m["settings"]
-        for kind, r in m["models"].items():  # per-model values: set by a flag, or the model's own default
-            r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r  # runs from before --beta2 / --ema / --init-gain
-            get = lambda key: s[key] if s.get(key) is not None else r[key]
-            lines.append(f"| `{path.stem}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
-                         f"{get('lr'):g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
-                         f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | {get('init_gain'):g} | "
-                         f"{r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
-    return "\n".join(lines)
-
-
 def bench() -> str:
     b = load("results/bench.json")
-    mc = b["machine"]
-    seeds = " ".join(map(str, b["time_to_quality"]["rnn"]["seeds"])) if "time_to_quality_recorded" in b else ""
-    command = "python bench.py" + (f" --seeds {seeds}" if seeds not in ("", "0") else "")
-    lines = [f"`{command}` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:", "",
-             "| | RNN | LSTM |", "|---|---|---|"]
+    mc, t, s, w = b["machine"], b["throughput"], b["sampling"], b["whole_run"]
+    q = b["time_to_quality"]
+    seeds = " ".join(map(str, q["rnn"]["seeds"]))
+    lines = [f"`python bench.py --seeds {seeds}` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:",
+             "", "| | RNN | LSTM |", "|---|---|---|"]
     row = lambda name, f: lines.append(f"| {name} | {f('rnn')} | {f('lstm')} |")
-    t, s = b["throughput"], b["sampling"]
+    span = lambda r, f: f" ({f(r[0])}-{f(r[1])} over rounds)"
+    fmt = lambda x: "never" if x is None else f"{x:.0f}"
     row("training, reference step (chars/s, batch 64)", lambda k: f"{t[k]['reference_chars_s']:,}")
     row("training, our step (chars/s, batch 64)", lambda k: f"{t[k]['ours_chars_s']:,}")
-    span = lambda r, f: f" ({f(r[0])}-{f(r[1])} over rounds)" if r else ""
     row("**throughput ratio**", lambda k: f"**{b['throughput_ratio'][k]:.2f}x**"
-        + span(t[k].get("ratio_range"), lambda x: f"{x:.2f}"))
-    row("our default recipe's step (its batch and dropout): batch, chars/s", lambda k: f"{t[k]['default_batch']}, "
-        f"{t[k]['ours_default_batch_chars_s']:,}")
+        + span(t[k]["ratio_range"], lambda x: f"{x:.2f}"))
+    row("our default recipe's step: batch, chars/s",
+        lambda k: f"{t[k]['default_batch']}, {t[k]['ours_default_batch_chars_s']:,}")
     row("optimizer steps/s: reference (batch 64) / ours (default batch)",
         lambda k: f"{t[k]['reference_steps_s']:.1f} / {t[k]['ours_default_batch_steps_s']:.1f}")
     row("sgemm rate on the step's shapes (GFLOP/s)", lambda k: f"{t[k]['sgemm_gflops']:.0f}")
     row("our step's FLOP rate (GFLOP/s)", lambda k: f"{t[k]['achieved_gflops']:.1f}")
     row("**fraction of sgemm rate**", lambda k: f"**{b['sgemm_fraction'][k]:.0%}**"
-        + span(t[k].get("sgemm_fraction_range"), lambda x: f"{x:.0%}"))
-    fmt = lambda t: "never" if t is None else f"{t:.0f}"
-    if "time_to_quality_recorded" in b and "time_to_quality" in b:  # side by side in bench.py's process
-        q = b["time_to_quality"]
-        pair = lambda k, key: "; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}" for r in q[k]["runs"])
-        row(f"time to val loss 1.60, side by side (s, seeds {seeds}): reference / default", lambda k: pair(k, "1.60"))
-        row(f"time to the reference run's best, side by side (s, seeds {seeds}): reference / default",
-            lambda k: pair(k, "reference_best"))
-        row("the reference run's best val loss", lambda k: ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]))
-        row("**time-to-quality ratio** (side by side, to the reference's best; median over seeds)",
-            lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x** ("
-            + ", ".join(f"{r['reference_best']['ratio']:.2f}" for r in q[k]["runs"]) + ")")
-    rec = b["time_to_quality_recorded"] if "time_to_quality_recorded" in b else b["time_to_quality"]
-    many = lambda times: " ".join(map(fmt, times))
-    row("time to val loss 1.60, recorded by the seed runs (s, seeds 0 1 2): reference preset / default",
-        lambda k: f"{many(rec[k]['1.60']['reference_s'])} / {many(rec[k]['1.60']['default_s'])}")
-    row("time to each reference seed's best, recorded (s, seeds 0 1 2): reference preset / default",
-        lambda k: f"{many(rec[k]['reference_best']['reference_s'])} / {many(rec[k]['reference_best']['default_s'])}")
-    row("time-to-quality ratio from the recorded runs (median over seeds)",
-        lambda k: f"{rec[k]['reference_best']['ratio']:.1f}x")
-    w = b.get("whole_run", {})
-    if "rnn" in w:  # side by side in bench.py's process
-        row("main.py's loop, an epoch of each in turn (s per epoch): reference preset / default",
-            lambda k: f"{w[k]['reference']['epoch_s']:.2f} / {w[k]['default']['epoch_s']:.2f}")
-        row("epochs: reference preset / default", lambda k: f"{w[k]['reference']['epochs']} / {w[k]['default']['epochs']}")
+        + span(t[k]["sgemm_fraction_range"], lambda x: f"{x:.0%}"))
+    pair = lambda k, key: "; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}"
+                                    for r in q[k]["runs"])
+    row(f"time to val loss 1.60 (s, seeds {seeds}): reference / default", lambda k: pair(k, "1.60"))
+    row(f"time to the reference run's best (s, seeds {seeds}): reference / default",
+        lambda k: pair(k, "reference_best"))
+    row("the reference run's best val loss",
+        lambda k: ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]))
+    row("**time-to-quality ratio** (to the reference's best; median over seeds)",
+        lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x** ("
+        + ", ".join(f"{r['reference_best']['ratio']:.2f}" for r in q[k]["runs"]) + ")")
+    row("main.py's loop, an epoch of each in turn (s): reference preset / default",
+        lambda k: f"{w[k]['reference']['epoch_s']:.2f} / {w[k]['default']['epoch_s']:.2f}")
+    row("epochs: reference preset / default",
+        lambda k: f"{w[k]['reference']['epochs']} / {w[k]['default']['epochs']}")
     row("peak resident memory, one training epoch (MB)", lambda k: f"{b['peak_memory_mb'][k]:.0f}")
     row("sampling, reference loop (chars/s, 1 sample)", lambda k: f"{s[k]['reference_batch1']:,}")
-    row("sampling, ours (chars/s, batch 1 / batch 25)", lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
-    row("**sampling ratio** (batch 1 / batch 25)", lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**")
-    if "rnn" in w:
-        lines += ["", f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
-                      f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** "
-                      f"(median epoch times the epoch count, summed)."]
+    row("sampling, ours (chars/s, batch 1 / batch 25)",
+        lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
+    row("**sampling ratio** (batch 1 / batch 25)",
+        lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**")
+    lines += ["", f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
+              f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** (median "
+              "epoch time times the epoch count, summed over the models)."]
     return "\n".join(lines)
 
 
-BLOCKS = {"default-run": default_run, "samples": samples, "temperature": temperature, "comparison": comparison,
-          "baseline": baseline, "sweep": sweep, "bench": bench}
+BLOCKS = {"headline": headline, "quickstart": quickstart, "sample": sample, "recipe": recipe,
+          "findings": findings, "committed-run": committed_run, "comparison": comparison, "context": context,
+          "baseline": baseline, "sweep": sweep, "samples": samples, "temperature": temperature, "bench": bench}
 
 
-def draw_seeds(path: Path) -> None:
-    """figures/seeds.png: validation loss per epoch, mean over seeds with a band of +- one std."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for i, kind in enumerate(("rnn", "lstm")):
-        for recipe, style in (("reference", "--"), ("default", "-"), ("context60", ":")):
-            curves = [[r["val_loss"] for r in m["models"][kind]["history"]] for m in runs(recipe) if kind in m["models"]]
-            if not curves:
-                continue
-            n = min(map(len, curves))  # early-stopped seeds end sooner: average the common epochs
-            a = np.array([c[:n] for c in curves])
-            epochs = np.arange(1, n + 1)
-            ax.plot(epochs, a.mean(0), style, color=f"C{i}", label=f"{kind.upper()} {recipe} ({len(curves)} seeds)")
-            ax.fill_between(epochs, a.mean(0) - a.std(0, ddof=1), a.mean(0) + a.std(0, ddof=1), color=f"C{i}", alpha=0.2)
-    b = load("results/baseline.json")["results"]
-    best = min(b, key=lambda r: r["val_loss"])
-    ax.axhline(best["val_loss"], color="k", lw=0.8, label=f"KN {best['order']}-gram ({best['discounts']} discounts)")
-    ax.set(xlabel="epoch", ylabel="validation loss (nats/char)", ylim=(1.45, 1.9),
-           title="validation loss, mean ± std over seeds (reference split)")
-    ax.grid(alpha=0.3), ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+def draw() -> None:
+    """figures/seeds.png and figures/comparison.png from the seed runs and the n-gram."""
+    g = ngram()
+    label = f"modified KN {NGRAM[0]}-gram"
+    curves = {(k, r): [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
+              for k in KINDS for r in ("reference", "default", "context60")}
+    draw_seeds(curves, (label, g["val_loss"]), ROOT / "figures" / "seeds.png")
+    rows = {(k, r): dict(val=per_seed(r, k, "val"), unseen=per_seed(r, k, "unseen")) for k in KINDS for r in RECIPES}
+    rows = {(k, "study's settings" if r == "reference" else "default recipe"): v for (k, r), v in rows.items()}
+    draw_comparison(rows, dict(val=g["val_loss"], unseen=g["unseen_loss"], label=label),
+                    ROOT / "figures" / "comparison.png")
 
 
-def render(readme: str) -> str:
+def render(page: str) -> str:
     def block(match):
-        name = match.group(1)
-        return f"<!-- begin {name} -->\n{BLOCKS[name]()}\n<!-- end {name} -->"
-    return re.sub(r"<!-- begin (\S+) -->\n.*?<!-- end \1 -->", block, readme, flags=re.S)
+        return f"<!-- begin {match.group(1)} -->\n{BLOCKS[match.group(1)]()}\n<!-- end {match.group(1)} -->"
+    return re.sub(r"<!-- begin (\S+) -->\n.*?<!-- end \1 -->", block, page, flags=re.S)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Render README.md's tables from the committed results.")
-    parser.add_argument("--check", action="store_true", help="fail if README.md is out of date")
+    parser = argparse.ArgumentParser(description="Render README.md and results/README.md from the results.")
+    parser.add_argument("--check", action="store_true", help="fail if either page is out of date")
     args = parser.parse_args(argv)
-    path = ROOT / "README.md"
-    old = path.read_text()
-    new = render(old)
-    if args.check:
-        if new != old:
-            sys.exit("README.md is out of date: run python results/render.py")
-        return
-    path.write_text(new)
-    draw_seeds(ROOT / "figures" / "seeds.png")
+    stale = []
+    for name in PAGES:
+        path = ROOT / name
+        old = path.read_text()
+        new = render(old)
+        if args.check and new != old:
+            stale.append(name)
+        elif not args.check:
+            path.write_text(new)
+    if stale:
+        sys.exit(f"{', '.join(stale)} out of date: run python results/render.py")
+    if not args.check:
+        draw()
 
 
 if __name__ == "__main__":

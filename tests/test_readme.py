@@ -1,14 +1,15 @@
-"""The README's tables are what the committed result files say."""
+"""Both README pages are what the committed result files say, and the check notices when they do not."""
+import importlib.util
 import json
-import sys
-from pathlib import Path
+import shutil
 
+import pytest
 import torch
 
 from conftest import ROOT, run_script
 
 
-def test_readme_tables_are_rendered_from_the_committed_results():
+def test_readme_pages_are_rendered_from_the_committed_results():
     result = run_script("results/render.py", "--check")
     assert result.returncode == 0, result.stderr
 
@@ -22,5 +23,61 @@ def test_the_checkpoints_agree_with_the_run_that_wrote_them():
         ckpt = torch.load(ROOT / "checkpoints" / f"{kind}.pt", weights_only=True)
         assert ckpt["best_val_loss"] == m["best"]["val_loss"] and ckpt["epoch"] == m["best"]["epoch"]
         assert ckpt["corpus"]["sha256"] == metrics["corpus"]["sha256"]
-    for name in ("loss.png", "accuracy.png", "temperature.png", "seeds.png"):
+    for name in ("loss.png", "accuracy.png", "temperature.png", "seeds.png", "comparison.png"):
         assert (ROOT / "figures" / name).stat().st_size > 10_000
+
+
+# For each rendered block, one value in the file it is rendered from (a path into the JSON).
+SOURCES = {
+    "headline": ("results/runs/default-seed1.json", ["models", "lstm", "best", "val_loss"]),
+    "quickstart": ("results/runs/quickstart-seed0.json", ["models", "rnn", "best", "val_acc"]),
+    "sample": ("results/samples.json", [0, "text"]),
+    "findings": ("results/bench.json", ["time_to_quality_ratio", "lstm"]),
+    "committed-run": ("results/runs/default-seed0.json", ["models", "rnn", "evaluation", "val_context_loss"]),
+    "comparison": ("results/runs/context60-seed1.json", ["models", "rnn", "best", "val_loss"]),
+    "context": ("results/baseline-context60.json", ["results", 1, "unseen_loss"]),  # modified KN
+    "baseline": ("results/baseline.json", ["results", 0, "val_loss"]),
+    "sweep": ("results/sweep/rnn-e30-lr3e-3.json", ["models", "rnn", "best", "val_loss"]),
+    "samples": ("results/samples.json", [-1, "text"]),
+    "temperature": ("results/temperature.json", ["per_temperature", 0, "entropy"]),
+    "bench": ("results/bench.json", ["throughput", "rnn", "reference_chars_s"]),
+}
+
+
+@pytest.fixture
+def render(tmp_path, monkeypatch):
+    """results/render.py, reading a copy of the results and pages in tmp_path."""
+    spec = importlib.util.spec_from_file_location("render", ROOT / "results" / "render.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shutil.copytree(ROOT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(module, "ROOT", tmp_path)
+    return module
+
+
+def changed(value):
+    return value + 0.1 if isinstance(value, float) else value + 1 if isinstance(value, int) else value + "!"
+
+
+@pytest.mark.parametrize("block", sorted(SOURCES) + ["recipe"])
+def test_the_check_fails_when_a_number_in_a_results_file_changes(render, tmp_path, monkeypatch, block):
+    render.main(["--check"])  # the copy is up to date
+    before = render.BLOCKS[block]()
+    if block == "recipe":  # rendered from main.py's recipe table rather than from a results file
+        monkeypatch.setitem(render.PER_MODEL, "lstm", render.PER_MODEL["lstm"] | dict(epochs=25))
+    else:
+        name, keys = SOURCES[block]
+        data = json.loads((tmp_path / name).read_text())
+        inner = data
+        for key in keys[:-1]:
+            inner = inner[key]
+        inner[keys[-1]] = changed(inner[keys[-1]])
+        (tmp_path / name).write_text(json.dumps(data))
+    assert render.BLOCKS[block]() != before
+    with pytest.raises(SystemExit, match="out of date"):
+        render.main(["--check"])
+
+
+def test_every_block_has_a_negative_test(render):
+    assert set(render.BLOCKS) == set(SOURCES) | {"recipe"}
