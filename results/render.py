@@ -111,7 +111,7 @@ def quickstart() -> str:
     c = m["corpus"]
     lines = [f"What `{m['command']}` gave here (seed 0; {m['machine']}, {m['threads']} threads, "
              f"torch {m['torch']}), trained on {corpus_name(c['sha256'])}: {c['chars']:,} characters, "
-             f"X", "",
+             f"{c['vocab_size']} distinct. `python main.py` took {m['wall_s'] / 60:.1f} min.", "",
              "| model | epochs | best validation loss | val acc | training time |", "|---|---|---|---|---|"]
     for kind, r in m["models"].items():
         lines.append(f"| {kind.upper()} | {r['epochs']} | {r['best']['val_loss']:.4f} | "
