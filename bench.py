@@ -2,6 +2,7 @@
 
     python bench.py                                   # full run: results/bench.json
     python bench.py --quick --out /tmp/bench.json     # under a minute, same JSON shape
+    python bench.py --device cuda --out results/bench-cuda.json    # the same on a GPU (cuDNN on)
 
 Timings drift ~20% between processes on a shared machine, so the contenders run interleaved
 (A B A B ...) in this one process and only medians and ratios are reported; a ratio is the median of
@@ -41,7 +42,7 @@ import torch.nn.functional as F
 import generate
 import main as train
 from dataset import Chunks, load_corpus, shiftable, split_ids
-from model import MODELS, build_model
+from model import MODELS, build_model, resolve_device
 
 ROOT = Path(__file__).resolve().parent
 
@@ -67,13 +68,20 @@ def as_reference(model):
     return plain
 
 
-def reference_steps(model, optimizer, loader, steps: int) -> int:
+def sync(device) -> None:
+    """Wait for the GPU's queued work, so that a timer read next counts it (a no-op on the CPU)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def reference_steps(model, optimizer, loader, steps: int, device="cpu") -> int:
     """The reference's training step, `steps` times; returns the characters trained on."""
     model.train()
     chars = 0
     for step, (x, y) in enumerate(loader):
         if step == steps:
             break
+        x, y = x.to(device), y.to(device)  # the reference moved each batch to the GPU, as here
         logits, _ = model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
         optimizer.zero_grad()
@@ -84,21 +92,23 @@ def reference_steps(model, optimizer, loader, steps: int) -> int:
     return chars
 
 
-def our_steps(model, optimizer, ema, chunks, ids, batch_size: int, steps: int, generator) -> int:
+def our_steps(model, optimizer, ema, chunks, ids, batch_size: int, steps: int, generator, device="cpu") -> int:
     """main.run_epoch on `steps` batches: exactly the training loop main.py runs, moving average included."""
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
     run = dict(optimizer=optimizer, scheduler=scheduler, grad_clip=1.0, ema=ema, generator=generator, shiftable=None)
-    train.run_epoch(model, chunks, ids[:steps * batch_size], batch_size, "cpu", run)
+    train.run_epoch(model, chunks, ids[:steps * batch_size], batch_size, device, run)
     return min(len(ids), steps * batch_size) * chunks.seq_len
 
 
-def interleave(contenders: dict, reps: int) -> dict:
+def interleave(contenders: dict, reps: int, device="cpu") -> dict:
     """Run each contender once per round, `reps` rounds; each contender's rate (units/s) in every round."""
     rates = {name: [] for name in contenders}
     for _ in range(reps):
         for name, fn in contenders.items():
+            sync(device)
             t0 = time.perf_counter()
             units = fn()
+            sync(device)
             rates[name].append(units / (time.perf_counter() - t0))
     return rates
 
@@ -118,13 +128,13 @@ def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vo
             (batch * seq_len, hidden, vocab, 1)]  # read-out
 
 
-def sgemm_steps(gemms: list, steps: int) -> float:
+def sgemm_steps(gemms: list, steps: int, device="cpu") -> float:
     """torch.mm on a step's GEMM shapes, each as often as `steps` training steps run it (3x the forward
     count: forward and the two gradient products cost the same FLOPs); returns the FLOPs done. Timed
     in the same rounds as the training steps, it gives the machine's rate on exactly this work."""
     flops = 0.0
     for m, k, n, count in gemms:
-        a, b = torch.randn(m, k), torch.randn(k, n)
+        a, b = torch.randn(m, k, device=device), torch.randn(k, n, device=device)
         for _ in range(3 * count * steps):
             torch.mm(a, b)
         flops += 3 * count * steps * 2 * m * k * n
@@ -166,34 +176,36 @@ def whole_run_recorded(runs_dir: Path) -> dict:
     return dict(recorded=True, default_s=walls["default"], reference_s=walls["reference"], ratio=ratio)
 
 
-def training_epochs(kind: str, recipe: str, data: dict, seed: int, reference_loop: bool = True):
+def training_epochs(kind: str, recipe: str, data: dict, seed: int, reference_loop: bool = True, device="cpu"):
     """Train `kind` from scratch and yield (validation loss, seconds of training + validation) per epoch.
     recipe "reference": the study's settings, "default": main.py's default recipe. The reference trains
     on its own loop (reference_steps: DataLoader, per-tensor Adam) if `reference_loop`, everything else
     on main.py's; validation is always main.run_epoch's exact pass."""
     s = recipe_settings(kind, recipe)
-    model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, "cpu")
+    model, run = train.setup_training(kind, s | dict(seed=seed), data["vocab_size"], data, device)
     if recipe == "reference" and reference_loop:
         model = as_reference(model)
         optimizer = torch.optim.Adam(model.parameters(), lr=s["lr"])  # the study's, in place of `run`'s
         loader = torch.utils.data.DataLoader(data["reference"], batch_size=s["batch_size"], shuffle=True,
                                              generator=torch.Generator().manual_seed(seed))
-        epoch = lambda: reference_steps(model, optimizer, loader, len(loader))
+        epoch = lambda: reference_steps(model, optimizer, loader, len(loader), device)
     else:
-        epoch = lambda: train.run_epoch(model, data["chunks"], data["train"], s["batch_size"], "cpu", run)
+        epoch = lambda: train.run_epoch(model, data["chunks"], data["train"], s["batch_size"], device, run)
     for _ in range(s["epochs"]):
+        sync(device)
         t0 = time.perf_counter()
         epoch()
-        loss = train.run_epoch(train.validated(model, run), data["chunks"], data["val"], 1024, "cpu")[0]
+        loss = train.run_epoch(train.validated(model, run), data["chunks"], data["val"], 1024, device)[0]
+        sync(device)
         yield loss, time.perf_counter() - t0
 
 
-def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float = 1.60) -> dict:
+def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float = 1.60, device="cpu") -> dict:
     """Both recipes trained in this process, an epoch of one then an epoch of the other, and the wall time
     each takes to first reach `fixed` and the reference's best. The reference runs all its epochs (its best
     is known only then); ours pauses once it has reached both targets as they stand, resumes if the
     reference's best drops below its own, and stops when the reference is done and ours has caught up."""
-    runs = {r: training_epochs(kind, r, data, seed) for r in ("reference", "default")}
+    runs = {r: training_epochs(kind, r, data, seed, device=device) for r in ("reference", "default")}
     curves = {r: [] for r in runs}  # (val loss, seconds since start) per epoch
     done = set()
     best = lambda r: min((v for v, _ in curves[r]), default=math.inf)
@@ -215,7 +227,7 @@ def time_to_quality_side_by_side(kind: str, data: dict, seed: int, fixed: float 
     return row
 
 
-def whole_run_side_by_side(data: dict, epochs: int) -> dict:
+def whole_run_side_by_side(data: dict, epochs: int, device="cpu") -> dict:
     """The wall time of main.py's whole default run over that of `--preset reference` (ratio), both on
     main.py's loop: an epoch (training + validation) of each recipe in turn, `epochs` + 1 of each per
     model (the first is warm-up), and each recipe's median epoch times its epoch count, summed over the
@@ -223,7 +235,7 @@ def whole_run_side_by_side(data: dict, epochs: int) -> dict:
     seconds = {"default": 0.0, "reference": 0.0}
     row = {}
     for kind in MODELS:
-        runs = {r: training_epochs(kind, r, data, 0, reference_loop=False) for r in seconds}
+        runs = {r: training_epochs(kind, r, data, 0, reference_loop=False, device=device) for r in seconds}
         times = {r: [] for r in runs}
         for _ in range(epochs + 1):
             for r in runs:
@@ -238,11 +250,11 @@ def whole_run_side_by_side(data: dict, epochs: int) -> dict:
                       ratio=seconds["default"] / seconds["reference"])
 
 
-def peak_memory_mb(kind: str, data: str, epochs: int = 1) -> float:
+def peak_memory_mb(kind: str, data: str, epochs: int = 1, device="cpu") -> float:
     """Peak resident memory of `main.py --models KIND` for one epoch, read from the child's rusage."""
     with tempfile.TemporaryDirectory() as tmp:
         proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "--models", kind, "--epochs", str(epochs),
-                                 "--data", data, "--out-dir", tmp, "--figures-dir", tmp],
+                                 "--data", data, "--out-dir", tmp, "--figures-dir", tmp, "--device", str(device)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _, status, usage = os.wait4(proc.pid, 0)
         code = os.waitstatus_to_exitcode(status)
@@ -251,9 +263,25 @@ def peak_memory_mb(kind: str, data: str, epochs: int = 1) -> float:
     return usage.ru_maxrss / 1024
 
 
+def machine(device) -> dict:
+    """Where the timings ran: the CPU and torch, and on a GPU its name, CUDA, cuDNN and driver versions."""
+    found = dict(cpu=train.cpu_name(), threads=torch.get_num_threads(), torch=torch.__version__,
+                 python=platform.python_version(), device=str(device))
+    if device.type == "cuda":
+        found |= dict(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda,
+                      cudnn=torch.backends.cudnn.version(), cudnn_enabled=torch.backends.cudnn.enabled)
+        try:  # the driver's version is not in torch; NVIDIA's bindings have it where they are installed
+            import pynvml
+            pynvml.nvmlInit()
+            found["driver"] = pynvml.nvmlSystemGetDriverVersion()
+        except Exception:
+            found["driver"] = None
+    return found
+
+
 def reference_sampling(model, vocab: str, length: int) -> int:
     """The reference's loop, corrected: one sample, one character per module call, .item() each step."""
-    x, hidden = torch.tensor([[vocab.index("T")]]), None
+    x, hidden = torch.tensor([[vocab.index("T")]], device=next(model.parameters()).device), None
     with torch.no_grad():
         for _ in range(length):
             logits, hidden = model(x, hidden)
@@ -264,12 +292,18 @@ def reference_sampling(model, vocab: str, length: int) -> int:
 
 def main(argv=None):
     p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Benchmark against the reference loops.")
-    p.add_argument("--data", default="data/shakespeare_train.txt", help="corpus to train on (prepare.py --source tinyshakespeare)")
+    p.add_argument("--data", default="data/shakespeare_train.txt",
+                   help="corpus to train on (python data/prepare.py --source tinyshakespeare)")
+    p.add_argument("--device", default="cpu", help="cpu, or cuda[:N] to time both loops on a GPU (cuDNN on)")
     p.add_argument("--quick", action="store_true", help="few repeats: finishes in under a minute")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.json"), help="where to write the JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[0],
                    help="seeds of the side-by-side time-to-quality runs (about 5 minutes each; not with --quick)")
     args = p.parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as e:
+        p.error(str(e))
     reps, steps = (3, 4) if args.quick else (7, 40)
     text, vocab, data = load_corpus(args.data)
     chunks = Chunks(data, 30)
@@ -277,31 +311,30 @@ def main(argv=None):
     ref_data = torch.utils.data.Subset(ReferenceDataset(text, vocab.stoi, 30), train_ids.tolist())
     split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)),
                  reference=ref_data, vocab_size=len(vocab))
-    result = dict(machine=dict(cpu=train.cpu_name(), threads=torch.get_num_threads(),
-                               torch=torch.__version__, python=platform.python_version(), quick=args.quick),
+    result = dict(machine=machine(device) | dict(quick=args.quick),
                   throughput={}, throughput_ratio={}, sgemm_fraction={}, sampling={})
     for kind in MODELS:
         torch.manual_seed(0)
-        model = build_model(dict(kind=kind, vocab_size=len(vocab)))
+        model = build_model(dict(kind=kind, vocab_size=len(vocab))).to(device)
         reference = as_reference(model)
         optimizer = torch.optim.Adam(reference.parameters(), lr=1e-3)  # the reference's
         ours = train.make_optimizer(model, 1e-3)
         recipe = recipe_settings(kind, "default")  # dropout included
-        default_model, default_run = train.setup_training(kind, recipe, len(vocab), split, "cpu")
+        default_model, default_run = train.setup_training(kind, recipe, len(vocab), split, device)
         ema = train.make_ema(model, recipe["ema"])  # our step averages the weights, as main.py trains
         loader = torch.utils.data.DataLoader(ref_data, batch_size=64, shuffle=True)
         generator = torch.Generator().manual_seed(0)
         default_batch = recipe["batch_size"]
         gemms = step_gemms(kind, 64, 30, 128, 4, len(vocab))
         flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
-        contenders = {"reference": lambda: reference_steps(reference, optimizer, loader, steps),
-                      "ours": lambda: our_steps(model, ours, ema, chunks, train_ids, 64, steps, generator),
+        contenders = {"reference": lambda: reference_steps(reference, optimizer, loader, steps, device),
+                      "ours": lambda: our_steps(model, ours, ema, chunks, train_ids, 64, steps, generator, device),
                       "ours_default_batch": lambda: our_steps(default_model, default_run["optimizer"],
                                                               default_run["ema"], chunks, train_ids, default_batch,
-                                                              steps * 64 // default_batch, generator),
-                      "sgemm": lambda: sgemm_steps(gemms, steps)}
-        interleave(contenders, 1)  # warm-up: allocator, oneDNN primitives
-        per_round = interleave(contenders, reps)
+                                                              steps * 64 // default_batch, generator, device),
+                      "sgemm": lambda: sgemm_steps(gemms, steps, device)}
+        interleave(contenders, 1, device)  # warm-up: allocator, oneDNN primitives / cuDNN plans
+        per_round = interleave(contenders, reps, device)
         rates = {name: statistics.median(r) for name, r in per_round.items()}
         throughput = ratios(per_round["ours"], per_round["reference"])
         fraction = ratios([r * flops_per_char for r in per_round["ours"]], per_round["sgemm"])
@@ -324,7 +357,7 @@ def main(argv=None):
             "ours_batch1": lambda: length * len(generate.sample(model, vocab.chars, ["T"], [0.7], length, [0])),
             "ours_batch25": lambda: length * len(generate.sample(model, vocab.chars, ["T"] * 25, [0.7] * 25, length,
                                                                  list(range(25))))}
-        s = {name: statistics.median(r) for name, r in interleave(samplers, reps).items()}
+        s = {name: statistics.median(r) for name, r in interleave(samplers, reps, device).items()}
         result["sampling"][kind] = {k: round(v) for k, v in s.items()} | dict(
             ratio_batch1=s["ours_batch1"] / s["reference_batch1"],
             ratio_batch25=s["ours_batch25"] / s["reference_batch1"])
@@ -340,7 +373,7 @@ def main(argv=None):
     else:
         result["time_to_quality"] = {}
         for kind in MODELS:
-            rows = [time_to_quality_side_by_side(kind, split, seed) for seed in args.seeds]
+            rows = [time_to_quality_side_by_side(kind, split, seed, device=device) for seed in args.seeds]
             found = [r["reference_best"]["ratio"] for r in rows if r["reference_best"]["ratio"]]
             result["time_to_quality"][kind] = dict(seeds=args.seeds, runs=rows,
                                                    ratio=statistics.median(found) if found else None)
@@ -348,9 +381,9 @@ def main(argv=None):
                 f"{r['reference_best']['reference_s']} s -> {r['reference_best']['default_s']} s" for r in rows), flush=True)
         result["time_to_quality_ratio"] = {k: v["ratio"] for k, v in result["time_to_quality"].items()}
     result["whole_run"] = (whole_run_recorded(ROOT / "results" / "runs") if args.quick  # as the seed runs recorded
-                           else whole_run_side_by_side(split, epochs=3))
+                           else whole_run_side_by_side(split, epochs=3, device=device))
     result["whole_run_ratio"] = result["whole_run"]["ratio"]
-    result["peak_memory_mb"] = {kind: round(peak_memory_mb(kind, args.data), 1) for kind in MODELS}
+    result["peak_memory_mb"] = {kind: round(peak_memory_mb(kind, args.data, device=device), 1) for kind in MODELS}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: result[k] for k in ("throughput_ratio", "sgemm_fraction", "time_to_quality_ratio",
