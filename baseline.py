@@ -1,11 +1,11 @@
-"""Count-based baseline: an interpolated Kneser-Ney character n-gram, under the neural models' protocol.
+"""Count-based baseline: an interpolated Kneser-Ney character n-gram, on the networks' protocol.
 
     python baseline.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt \
         --out results/baseline.json
 
 It is fitted on the training chunks of the same 80/20 split and scores the same 30 targets per chunk
-with its context restricted to the chunk, as a zero initial state restricts the RNN: the first target
-of a chunk is predicted from one character, the second from two, and so on up to order - 1.
+with its context restricted to the chunk, as a zero initial state restricts the RNN: the first
+target of a chunk is predicted from one character, the second from two, and so on up to order - 1.
 """
 import argparse
 import json
@@ -14,7 +14,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, read_text, split_ids
+from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, make_split, read_text
 
 
 class KneserNey:
@@ -22,7 +22,8 @@ class KneserNey:
     (`discounts=1`, the classic form) or three, for counts 1, 2 and 3+ (`discounts=3`, modified KN).
 
     The highest order in play uses raw counts; the orders below it use continuation counts
-    N1+(. g), the number of distinct characters seen before g. The base is uniform over the vocabulary.
+    N1+(. g), the number of distinct characters seen before g. The base is uniform over the
+    vocabulary.
     """
 
     def __init__(self, order: int, vocab_size: int, discounts: int = 1):
@@ -45,7 +46,9 @@ class KneserNey:
         if self.discounts == 1:
             d = [0.0, y, y, y]
         else:  # Chen & Goodman's estimates D1, D2, D3+, falling back to y where a count-of-count is 0
-            d = [0.0] + [k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1, 2, 3)]
+            d = [0.0] + [k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1,
+                                                                                                 2,
+                                                                                                 3)]
         total, gamma = defaultdict(int), defaultdict(float)
         for g, c in counts.items():
             total[g[:-1]] += c
@@ -84,8 +87,10 @@ def score(model: KneserNey, windows: list[str], context: int = 0) -> float:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="Interpolated Kneser-Ney character n-gram baseline.")
-    p.add_argument("--data", default="data/shakespeare_train.txt", help="the training corpus (as for main.py)")
-    p.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5, 6, 7], help="n-gram orders to fit")
+    p.add_argument("--data", default="data/shakespeare_train.txt",
+                   help="the training corpus (as for main.py)")
+    p.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5, 6, 7],
+                   help="n-gram orders to fit")
     p.add_argument("--discounts", type=int, nargs="+", choices=[1, 3], default=[1, 3],
                    help="1: interpolated KN with one discount per order; 3: modified KN (counts 1, 2, 3+)")
     p.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
@@ -93,20 +98,19 @@ def main(argv=None):
     p.add_argument("--context", type=int, default=0,
                    help="score each chunk after its K preceding characters, as main.py --context does")
     p.add_argument("--unseen", help="also score this text (chunks with unknown characters dropped)")
-    p.add_argument("--unseen-start", type=int, default=0, help="score --unseen from this character on")
     p.add_argument("--out", help="write the numbers to this JSON file")
     args = p.parse_args(argv)
     try:
         text, vocab, data = load_corpus(args.data, args.seq_len)
-        unseen = args.unseen and read_text(args.unseen)[args.unseen_start:]
+        unseen = args.unseen and read_text(args.unseen)
     except CorpusError as e:
         p.exit(1, f"baseline.py: error: {e}\n")
-    chunks = Chunks(data, args.seq_len)
-    fed = Chunks(data, args.seq_len, args.context, pad=vocab.stoi.get("\n", 0))
-    train_ids, val_ids = split_ids(len(chunks), args.split_seed)
-    train, val = windows_of(chunks, train_ids, vocab), windows_of(fed, val_ids, vocab)
+    split = make_split(data, args.seq_len, 0, vocab.pad, args.split_seed)  # counts never see a burn-in
+    fed = Chunks(data, args.seq_len, args.context, vocab.pad)
+    train, val = windows_of(split.chunks, split.train, vocab), windows_of(fed, split.val, vocab)
     if unseen:
-        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len, args.context, vocab.stoi.get("\n", 0))
+        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len, args.context,
+                               vocab.pad)
         unseen_windows = windows_of(unseen_chunks, known_ids(unseen_chunks), vocab)
     results = []
     for discounts in args.discounts:
@@ -121,9 +125,10 @@ def main(argv=None):
                   + (f" | unseen {row['unseen_loss']:.4f}" if unseen else ""), flush=True)
     if args.out:
         out = dict(command="python baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed, context=args.context,
+                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed,
+                   context=args.context,
                    val_chunks=len(val),
-                   unseen=args.unseen and f"{args.unseen}[{args.unseen_start}:]",
+                   unseen=args.unseen,
                    unseen_chunks=len(unseen_windows) if unseen else 0, results=results)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")

@@ -13,6 +13,7 @@ permutation drawn from `split_seed`, so every model and every context length see
 """
 import argparse
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -61,6 +62,12 @@ class Vocab:
     def __len__(self) -> int:
         return len(self.chars)
 
+    @property
+    def pad(self) -> int:
+        """What burn-in positions before the start of a text hold: the newline, as if a blank line
+        preceded the text (the first character where there is no newline)."""
+        return self.stoi.get("\n", 0)
+
     def encode(self, text: str, unknown: int | None = None) -> torch.Tensor:
         """Indices of `text`; characters outside the vocabulary become `unknown` (default: KeyError)."""
         if unknown is None:
@@ -95,7 +102,8 @@ class Chunks:
         start = i * self.seq_len
         return self.data[start:start + self.seq_len], self.data[start + 1:start + self.seq_len + 1]
 
-    def batch(self, ids: torch.Tensor, shifts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, ids: torch.Tensor,
+              shifts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather chunks `ids` (B,), each optionally moved right by `shifts` (B,) characters."""
         starts = ids * self.seq_len if shifts is None else ids * self.seq_len + shifts
         positions = starts[:, None] + torch.arange(-self.context, self.seq_len + 1)  # (B, K+L+1)
@@ -113,21 +121,43 @@ def known_ids(chunks: Chunks) -> torch.Tensor:
 
 
 def shiftable(train_ids: torch.Tensor, num_chunks: int) -> torch.Tensor:
-    """Per chunk id: may this training chunk be moved right (main.py --shift)? Only when chunk i + 1 is a
-    training chunk too, so a shifted window never reads a validation character:
+    """Per chunk id: may this training chunk be moved right (main.py --shift)? Only when chunk i + 1
+    is a training chunk too, so a shifted window never reads a validation character:
 
-        text  | train i | train i+1 | val | ...     window = text[i*L + s : i*L + s + L + 1],  0 <= s < L
+        text  | train i | train i+1 | val | ...
+        window = text[i*L + s : i*L + s + L + 1],  0 <= s < L
     """
     in_train = torch.zeros(num_chunks + 1, dtype=torch.bool)
     in_train[train_ids] = True
     return in_train[:-1] & in_train[1:]
 
 
-def split_ids(num_chunks: int, split_seed: int = 0, val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+def split_ids(num_chunks: int, split_seed: int = 0,
+              val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
     """One random permutation of chunk ids, cut into (train, val); the same for every model."""
     perm = torch.randperm(num_chunks, generator=torch.Generator().manual_seed(split_seed))
     num_val = int(round(num_chunks * val_fraction))
     return perm[num_val:], perm[:num_val]
+
+
+@dataclass
+class Split:
+    """The chunks of one text and the fixed split of their ids; every model and script uses this one."""
+
+    chunks: Chunks
+    train: torch.Tensor
+    val: torch.Tensor
+
+    @property
+    def shiftable(self) -> torch.Tensor:
+        return shiftable(self.train, len(self.chunks))
+
+
+def make_split(data: torch.Tensor, seq_len: int = 30, context: int = 0, pad: int = 0,
+               split_seed: int = 0) -> Split:
+    """Chunks of `data` (with `context` burn-in characters, padded with `pad`), split 80/20 by `split_seed`."""
+    chunks = Chunks(data, seq_len, context, pad)
+    return Split(chunks, *split_ids(len(chunks), split_seed))
 
 
 def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.Tensor]:
@@ -150,8 +180,8 @@ def main(argv=None):
         text, vocab, data = load_corpus(args.path, args.seq_len)
     except CorpusError as e:
         parser.exit(1, f"dataset.py: error: {e}\n")
-    train_ids, val_ids = split_ids(len(Chunks(data, args.seq_len)))
-    print(f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(train_ids):,} val {len(val_ids):,}")
+    split = make_split(data, args.seq_len)
+    print(f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(split.train):,} val {len(split.val):,}")
     print(f"vocab {vocab.chars!r}")
     print(f"sha256 {sha256(text)}")
 

@@ -2,12 +2,12 @@
 
     python generate.py                                   # best checkpoint, five prompts, T = 0.7
     python generate.py --prime "ROMEO:" --temperature 0.7 1 4 --length 200 --seed 1
-    python generate.py --study results/temperature.json  # measure what T does (figures/temperature.png)
+    python generate.py --study results/temperature.json  # what T does: figures/temperature.png
 
 The prompt is fed once; then each step samples from softmax(last-position logits / T) and feeds
 that one character back, carrying the hidden state. All samples of a call (every prompt, temperature
 and sample) run as one batch. Sample j of a prompt draws its uniforms from (seed, prompt, j), so the
-same seed gives the same text whether it is generated alone or in a batch. stdout carries only the samples.
+same seed gives the same text whether it is generated alone or in a batch. stdout holds the samples.
 """
 import argparse
 import json
@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from figures.draw import draw_temperature
 from model import CheckpointError, load_checkpoint, resolve_device
 
 ROOT = Path(__file__).resolve().parent
@@ -41,32 +42,31 @@ def next_chars(logits, temperature, top_k, uniforms, greedy=None):
     """Sample one index per row from softmax(logits / T) restricted to the top k, by inverse CDF.
 
     logits (B, V); temperature (B, 1), 1 where `greedy` (B,) marks rows that take the argmax
-    instead; uniforms (B,) in [0, 1). Returns the indices and the scaled logits.
+    instead; uniforms (B,) in [0, 1). Returns the indices.
     """
     scaled = logits / temperature
     if top_k:
         kth = scaled.topk(min(top_k, scaled.shape[-1]), dim=-1).values[:, -1:]
         scaled = scaled.masked_fill(scaled < kth, -math.inf)
     cdf = torch.softmax(scaled, dim=-1).cumsum(-1)
-    chars = torch.searchsorted(cdf, uniforms[:, None] * cdf[:, -1:]).squeeze(1).clamp_(max=logits.shape[-1] - 1)
-    return (chars if greedy is None else torch.where(greedy, logits.argmax(-1), chars)), scaled
+    chars = torch.searchsorted(cdf,
+                               uniforms[:, None] * cdf[:, -1:]).squeeze(1).clamp_(max=logits.shape[-1] - 1)
+    return chars if greedy is None else torch.where(greedy, logits.argmax(-1), chars)
 
 
 @torch.inference_mode()
 def sample(model, vocab: str, prompts: list[str], temperatures: list[float], length: int,
-           sample_ids: list[int], seed: int = 0, top_k: int = 0, stream=None, stats=None) -> list[str]:
+           sample_ids: list[int], seed: int = 0, top_k: int = 0, stream=None) -> list[str]:
     """Continue each prompts[i] by `length` characters at temperatures[i] -> prompt + continuation.
 
     Row i draws its uniforms from the seed (seed, crc32(prompts[i]), sample_ids[i]): independent of
-    the batch it is in and of its temperature, so temperatures are compared on common random numbers.
-    All rows advance one character per step together; a row whose prompt is longer than the shortest
-    keeps reading its prompt while the others already sample:
+    the batch it is in and of its temperature, so temperatures are compared on common random
+    numbers. All rows advance one character per step together; a row whose prompt is longer than the
+    shortest keeps reading its prompt while the others already sample:
 
         step s:    0 1 2 3 4 5 6          (P = prompt char read, g = generated char)
         "ab"       . g g g                 row 0 samples from step 0 on (after its prompt)
         "abcd"     P P g g g               row 1 reads 2 more prompt chars first
-
-    `stats`, when a dict, receives per-row sums for the temperature study.
     """
     if length == 0:
         return list(prompts)
@@ -75,7 +75,7 @@ def sample(model, vocab: str, prompts: list[str], temperatures: list[float], len
     start = "\n" if "\n" in stoi else vocab[0]  # what an empty prompt starts from
     encoded = [[stoi[c] for c in (p or start)] for p in prompts]
     lens = [len(e) for e in encoded]
-    shortest, longest, rows = min(lens), max(lens), len(encoded)
+    shortest, longest = min(lens), max(lens)
     padded = torch.tensor([e + [0] * (longest - len(e)) for e in encoded], device=device)
     temps = torch.tensor(temperatures, dtype=torch.float, device=device)[:, None]
     greedy = (temps[:, 0] == 0) if (temps == 0).any() else None
@@ -89,54 +89,69 @@ def sample(model, vocab: str, prompts: list[str], temperatures: list[float], len
     uniforms = torch.tensor(np.take_along_axis(draws.T, index, 0), dtype=torch.float, device=device)
     logits, hidden = model(padded[:, :shortest])
     logits, chosen = logits[:, -1], []
-    nll = torch.zeros(rows, dtype=torch.float64, device=device)
-    entropy = torch.zeros(rows, dtype=torch.float64, device=device)
     for s in range(steps):
-        chars, scaled = next_chars(logits, temps, top_k, uniforms[s], greedy)
+        chars = next_chars(logits, temps, top_k, uniforms[s], greedy)
         chosen.append(chars)
-        if stats is not None:  # every row here has equal prompt lengths (the study's case)
-            nll -= torch.log_softmax(logits.double(), -1).gather(1, chars[:, None])[:, 0]
-            p = torch.softmax(scaled.double(), -1)
-            entropy -= torch.where(temps[:, 0] > 0, (p * torch.log(p.clamp_min(1e-300))).sum(-1), 0.0)
         if stream is not None:
             stream(vocab[int(chars[0])])
         if shortest + s < longest:  # rows still reading their prompt feed its next character instead
-            chars = torch.where(torch.tensor(offset > s, device=device), padded[:, shortest + s], chars)
+            chars = torch.where(torch.tensor(offset > s, device=device), padded[:, shortest + s],
+                                chars)
         if s + 1 < steps:
             logits, hidden = model.step(chars, hidden)
-    if stats is not None:
-        stats.update(nll=nll.tolist(), entropy=(entropy if greedy is None else entropy * ~greedy).tolist())
     chosen = torch.stack(chosen, 1).tolist()  # (B, steps)
-    return [p + "".join(vocab[i] for i in row[o:o + length]) for p, row, o in zip(prompts, chosen, offset.tolist())]
+    return [p + "".join(vocab[i] for i in row[o:o + length]) for p, row, o in zip(prompts, chosen,
+                                                                                  offset.tolist())]
 
 
 STUDY_TEMPERATURES = [0.2, 0.5, 0.7, 1.0, 1.5, 2.0, 4.0]
 
 
-def temperature_study(model, vocab: str, train_text: str, temperatures=STUDY_TEMPERATURES, num_samples=50,
+@torch.no_grad()
+def sample_scores(model, vocab: str, prompt: str, texts: list[str],
+                  temperatures: list[float]) -> tuple:
+    """Per sample, summed over its generated characters: their NLL under the model at T = 1, and the
+    entropy of the distributions softmax(logits / T) they were drawn from; one forward pass over
+    all."""
+    stoi = {c: i for i, c in enumerate(vocab)}
+    prefix = prompt or ("\n" if "\n" in stoi else vocab[0])  # what sample() feeds first
+    ids = torch.tensor([[stoi[c] for c in prefix + t[len(prompt):]] for t in texts],
+                       device=next(model.parameters()).device)
+    logits = model(ids[:, :-1])[0][:, len(prefix) - 1:].double()  # (B, length, V): one per generated char
+    nll = -torch.log_softmax(logits, -1).gather(2, ids[:, len(prefix):, None]).sum((1, 2))
+    t = torch.tensor(temperatures, dtype=torch.float64, device=logits.device)[:, None, None]
+    p = torch.softmax(logits / t, -1)
+    entropy = -(p * torch.log(p.clamp_min(1e-300))).sum((1, 2))
+    return nll.tolist(), entropy.tolist()
+
+
+def temperature_study(model, vocab: str, train_text: str, temperatures=STUDY_TEMPERATURES,
+                      num_samples=50,
                       length=300, seed=0, prompt="", context="What say you, my lo") -> dict:
     """Measure what T does to samples: NLL under the model at T = 1, known and distinct words, entropy."""
     import re
     words_of = lambda text: re.findall(r"[A-Za-z']+", text)  # maximal runs of letters and apostrophes
     known = set(words_of(train_text))
     rows = [(t, j) for t in temperatures for j in range(num_samples)]
-    stats = {}
-    texts = sample(model, vocab, [prompt] * len(rows), [t for t, _ in rows], length, [j for _, j in rows],
-                   seed, stats=stats)
-    result = dict(prompt=prompt, num_samples=num_samples, length=length, seed=seed, per_temperature=[])
+    texts = sample(model, vocab, [prompt] * len(rows), [t for t, _ in rows], length,
+                   [j for _, j in rows], seed)
+    nll, entropy = sample_scores(model, vocab, prompt, texts, [t for t, _ in rows])
+    result = dict(prompt=prompt, num_samples=num_samples, length=length, seed=seed,
+                  per_temperature=[])
     for t in temperatures:
         idx = [i for i, (tt, _) in enumerate(rows) if tt == t]
         words = [w for i in idx for w in words_of(texts[i][len(prompt):])]
         result["per_temperature"].append(dict(
             temperature=t,
-            nll_at_t1=sum(stats["nll"][i] for i in idx) / (len(idx) * length),
+            nll_at_t1=sum(nll[i] for i in idx) / (len(idx) * length),
             known_word_share=sum(w in known for w in words) / max(len(words), 1),
             distinct_word_share=len(set(words)) / max(len(words), 1),
-            entropy=sum(stats["entropy"][i] for i in idx) / (len(idx) * length),
+            entropy=sum(entropy[i] for i in idx) / (len(idx) * length),
             words=len(words), example=texts[idx[0]][len(prompt):][:120]))
     stoi = {c: i for i, c in enumerate(vocab)}
     with torch.no_grad():
-        logits = model(torch.tensor([[stoi[c] for c in context]], device=next(model.parameters()).device))[0][0, -1]
+        logits = model(torch.tensor([[stoi[c] for c in context]],
+                                    device=next(model.parameters()).device))[0][0, -1]
     result["context"] = dict(text=context, distribution={
         str(t): torch.softmax(logits.double() / t, -1).tolist() for t in (0.7, 1.0, 4.0)})
     prompts = [p for p in DEFAULT_PROMPTS if set(p) <= set(vocab)]
@@ -146,49 +161,22 @@ def temperature_study(model, vocab: str, train_text: str, temperatures=STUDY_TEM
 
 @torch.no_grad()
 def reference_bug(model, vocab: str, prompts: list[str], n: int, seed: int) -> dict:
-    """How often the first generated character is the last of the vocabulary, for each prompt at T = 1:
-    with the reference study's sampler (one softmax over the logits of every prompt position at once,
-    the flat index clamped into the vocabulary) and with the correct one (last position only)."""
+    """How often the first generated character is the last of the vocabulary, for each prompt at T =
+    1: with the reference study's sampler (one softmax over the logits of every prompt position at
+    once, the flat index clamped into the vocabulary) and with the correct one (last position
+    only)."""
     stoi, gen = {c: i for i, c in enumerate(vocab)}, torch.Generator().manual_seed(seed)
     shares = {}
     for prompt in prompts:
-        logits = model(torch.tensor([[stoi[c] for c in prompt]], device=next(model.parameters()).device))[0][0]
-        flat = torch.multinomial(torch.softmax(logits.flatten().double(), -1).cpu(), n, True, generator=gen)
-        right = torch.multinomial(torch.softmax(logits[-1].double(), -1).cpu(), n, True, generator=gen)
+        logits = model(torch.tensor([[stoi[c] for c in prompt]],
+                                    device=next(model.parameters()).device))[0][0]
+        flat = torch.multinomial(torch.softmax(logits.flatten().double(), -1).cpu(), n, True,
+                                 generator=gen)
+        right = torch.multinomial(torch.softmax(logits[-1].double(), -1).cpu(), n, True,
+                                  generator=gen)
         shares[prompt] = dict(reference=(flat.clamp(max=len(vocab) - 1) == len(vocab) - 1).float().mean().item(),
                               correct=(right == len(vocab) - 1).float().mean().item())
     return dict(last_char=vocab[-1], samples_per_prompt=n, first_char_share=shares)
-
-
-def draw_study(result: dict, vocab: str, path: Path) -> None:
-    """figures/temperature.png: the four measures against T, and one next-character distribution."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    rows = result["per_temperature"]
-    ts = [r["temperature"] for r in rows]
-    fig = plt.figure(figsize=(12, 6.5))
-    panels = [("nll_at_t1", "NLL of samples under the model at T=1 (nats/char)"),
-              ("known_word_share", "share of words found in the training text"),
-              ("distinct_word_share", "share of distinct words"),
-              ("entropy", "entropy of the sampling distribution (nats/step)")]
-    for i, (key, title) in enumerate(panels):
-        ax = fig.add_subplot(2, 3, i + 1 + (i >= 2))
-        ax.plot(ts, [r[key] for r in rows], "o-")
-        ax.set(xscale="log", xlabel="temperature T", title=title)
-        ax.minorticks_off(), ax.set_xticks(ts, [f"{t:g}" for t in ts]), ax.title.set_fontsize(9), ax.grid(alpha=0.3)
-    ax = fig.add_subplot(1, 3, 3)
-    dist = result["context"]["distribution"]
-    top = np.argsort(dist["1.0"])[::-1][:12]
-    for i, t in enumerate(dist):
-        ax.barh(np.arange(len(top)) + (i - 1) * 0.27, [dist[t][j] for j in top], height=0.27, label=f"T={t}")
-    ax.set_yticks(np.arange(len(top)), [repr(vocab[j])[1:-1] for j in top])
-    ax.invert_yaxis(), ax.legend(), ax.set(xlabel="probability")
-    ax.set_title(f"next character after {result['context']['text']!r}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def temperature(text: str) -> float:
@@ -208,22 +196,34 @@ def count(minimum: int):
 
 
 def get_args(argv=None):
-    p = argparse.ArgumentParser(usage="%(prog)s [options]", description="Sample text from a trained character model.")
+    p = argparse.ArgumentParser(usage="%(prog)s [options]",
+                                description="Sample text from a trained character model.")
     p.add_argument("--checkpoint", help="a .pt file (default: the best one in checkpoints/)")
-    p.add_argument("--prime", action="append", help="prompt text; repeat for several (default: five prompts)")
+    p.add_argument("--prime", action="append",
+                   help="prompt text; repeat for several (default: five prompts)")
     p.add_argument("--prime-file", help="read one (long) prompt from this UTF-8 file")
-    p.add_argument("--temperature", type=temperature, nargs="+", default=[0.7], help="one or more T; 0 = greedy")
-    p.add_argument("--greedy", action="store_true", help="always take the most likely character (T = 0)")
-    p.add_argument("--top-k", type=count(0), default=0, help="sample among the k most likely characters (0: all)")
-    p.add_argument("--length", type=count(0), default=100, help="characters to generate after each prompt")
-    p.add_argument("--num-samples", type=count(1), default=1, help="samples per prompt and temperature")
+    p.add_argument("--temperature", type=temperature, nargs="+", default=[0.7],
+                   help="one or more T; 0 = greedy")
+    p.add_argument("--greedy", action="store_true",
+                   help="always take the most likely character (T = 0)")
+    p.add_argument("--top-k", type=count(0), default=0,
+                   help="sample among the k most likely characters (0: all)")
+    p.add_argument("--length", type=count(0), default=100,
+                   help="characters to generate after each prompt")
+    p.add_argument("--num-samples", type=count(1), default=1,
+                   help="samples per prompt and temperature")
     p.add_argument("--seed", type=int, default=0, help="same seed, same text")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda[:N]")
-    p.add_argument("--skip-unknown", action="store_true", help="drop prompt characters outside the vocabulary")
-    p.add_argument("--output", help="also write the samples here (.json: with prompt, T, seed, checkpoint)")
-    p.add_argument("--study", metavar="JSON", help="run the temperature study, write its numbers here")
-    p.add_argument("--study-figure", default=str(ROOT / "figures" / "temperature.png"), help="the study's figure")
-    p.add_argument("--data", help="study only: training text for the known-word share (default: the checkpoint's)")
+    p.add_argument("--skip-unknown", action="store_true",
+                   help="drop prompt characters outside the vocabulary")
+    p.add_argument("--output",
+                   help="also write the samples here (.json: with prompt, T, seed, checkpoint)")
+    p.add_argument("--study", metavar="JSON",
+                   help="run the temperature study, write its numbers here")
+    p.add_argument("--study-figure", default=str(ROOT / "figures" / "temperature.png"),
+                   help="the study's figure")
+    p.add_argument("--data",
+                   help="study only: training text for the known-word share (default: the checkpoint's)")
     args = p.parse_args(argv)
     try:
         args.device = resolve_device(args.device)
@@ -239,7 +239,8 @@ def clean_prompts(prompts: list[str], vocab: str, skip_unknown: bool) -> list[st
         raise ValueError(f"prompt characters not in the model's vocabulary: {''.join(unknown)!r} "
                          f"(use --skip-unknown to drop them)")
     if unknown:
-        print(f"warning: dropping prompt characters not in the vocabulary: {''.join(unknown)!r}", file=sys.stderr)
+        print(f"warning: dropping prompt characters not in the vocabulary: {''.join(unknown)!r}",
+              file=sys.stderr)
     return ["".join(c for c in p if c in vocab) for p in prompts]
 
 
@@ -253,19 +254,22 @@ def main(argv=None):
               f"best val loss {ckpt['best_val_loss']:.4f}", file=sys.stderr)
         if args.study:
             data = Path(args.data or ckpt["corpus"]["path"])
-            result = temperature_study(model, vocab, data.read_text(encoding="utf-8"), seed=args.seed)
+            result = temperature_study(model, vocab, data.read_text(encoding="utf-8"),
+                                       seed=args.seed)
             result.update(checkpoint=str(path), data=str(data))
             Path(args.study).parent.mkdir(parents=True, exist_ok=True)
             Path(args.study).write_text(json.dumps(result, indent=1) + "\n")
-            draw_study(result, vocab, Path(args.study_figure))
+            draw_temperature(result, vocab, Path(args.study_figure))
             for r in result["per_temperature"]:
-                print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}))
+                rounded = {k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()}
+                print(json.dumps(rounded))
             return
         from_file = [Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else []
         prompts = (args.prime or []) + from_file or DEFAULT_PROMPTS
         prompts = clean_prompts(prompts, vocab, args.skip_unknown)
         temps = [0.0] if args.greedy else args.temperature
-        # a prompt given k times draws samples 0..k*n-1, as --num-samples k*n would: k different texts
+        # a prompt given k times draws samples 0..k*n-1, as --num-samples k*n would: k different
+        # texts
         rows = [(p, t, prompts[:i].count(p) * args.num_samples + j)
                 for i, p in enumerate(prompts) for t in temps for j in range(args.num_samples)]
         print(f"temperature {temps} | top-k {args.top_k or 'all'} | length {args.length} | seed {args.seed} | "
@@ -280,9 +284,12 @@ def main(argv=None):
         if args.output:
             command = " ".join(["python generate.py", *(sys.argv[1:] if argv is None else argv)])
             records = [dict(prompt=p, temperature=t, seed=args.seed, sample=j, top_k=args.top_k,
-                            checkpoint=str(path), command=command, text=x) for (p, t, j), x in zip(rows, texts)]
+                            checkpoint=str(path), command=command, text=x) for (p, t,
+                                                                                j), x in zip(rows,
+                                                                                             texts)]
             out = Path(args.output)
-            out.write_text(json.dumps(records, indent=1) + "\n" if out.suffix == ".json" else "\n\n".join(texts) + "\n",
+            out.write_text(json.dumps(records,
+                                      indent=1) + "\n" if out.suffix == ".json" else "\n\n".join(texts) + "\n",
                            encoding="utf-8")
     except (CheckpointError, ValueError, OSError) as e:
         sys.exit(f"generate.py: error: {e}")

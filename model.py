@@ -3,15 +3,14 @@
     python model.py checkpoints/lstm.pt    # what a checkpoint holds
 
 embedding(V, H) -> nn.RNN or nn.LSTM (H, H, num_layers, batch_first) -> linear(H, V).
-VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECURRENT. On the CPU the
-RNN's forward runs its nn.RNN weights through tanh_recurrence, the same function computed faster.
+VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECURRENT. On the CPU
+the RNN's forward runs its nn.RNN weights through tanh_recurrence: the same function, faster.
 """
 import argparse
 import os
-import random
+import platform
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -20,15 +19,81 @@ RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM}
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per layer, in the cell functions' order
 
 
-class TanhRecurrence(torch.autograd.Function):
-    """h_t = tanh(a_t + h_{t-1} W^T) for t = 1..T: the sequential half of an nn.RNN layer, a (T, B, H)
-    time-major, with the input projection and both biases already in a_t. It returns every h_t.
+class CharRNN(nn.Module):
+    """Embedding -> stacked recurrent layers -> linear read-out, over characters."""
 
-    nn.RNN on the CPU records a handful of autograd nodes per time step and layer, and at these sizes
-    (B x 128 by 128 x 128 products) that bookkeeping costs more than the arithmetic. Here each step is
-    one in-place matrix product and one elementwise op, forward and backward (BPTT written out), and
-    the weight gradient is a single product over all steps. The test suite checks values and gradients
-    against nn.RNN.
+    kind = None  # set by the subclasses: a key of RECURRENT
+    fast_rnn = True  # the RNN on the CPU: tanh_recurrence instead of calling nn.RNN (same numbers)
+
+    def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4,
+                 dropout: float = 0.0):
+        super().__init__()
+        self.config = dict(kind=self.kind, vocab_size=vocab_size, hidden_size=hidden_size,
+                           num_layers=num_layers, dropout=dropout)
+        self.embedding = nn.Embedding(vocab_size, hidden_size)
+        self.rnn = RECURRENT[self.kind](hidden_size, hidden_size, num_layers=num_layers,
+                                        dropout=dropout, batch_first=True)
+        self.fc = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, x: torch.Tensor, hidden=None):
+        """x: (B, T) character indices -> logits (B, T, V) and the final hidden state."""
+        if hidden is None:
+            hidden = self.init_hidden(x.shape[0], x.device)
+        if self.kind == "rnn" and self.fast_rnn and x.device.type == "cpu" and not (self.training and self.rnn.dropout):
+            out, hidden = tanh_recurrence(self.rnn, self.embedding(x.t()), hidden)  # time-major
+            return self.fc(out).transpose(0, 1), hidden
+        out, hidden = self.rnn(self.embedding(x), hidden)  # out: (B, T, H)
+        return self.fc(out), hidden
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, hidden):
+        """One character per row, x: (B,) -> logits (B, V), hidden; same numbers as forward(x[:,
+        None]).
+
+        Sampling calls this once per generated character. Going through the per-layer cell functions
+        skips nn.RNN/nn.LSTM's per-call checks and weight flattening, which dominate at batch 1.
+        Evaluation only: no dropout.
+        """
+        cell = torch.lstm_cell if self.kind == "lstm" else torch.rnn_tanh_cell
+        states = list(zip(*hidden)) if self.kind == "lstm" else list(hidden)  # per layer: (h, c) or h
+        inp, new = self.embedding(x), []
+        for layer, state in enumerate(states):
+            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in PARAMS]
+            state = cell(inp, state, *weights)
+            inp = state[0] if self.kind == "lstm" else state
+            new.append(state)
+        hidden = tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
+        return self.fc(inp), hidden
+
+    def init_hidden(self, batch_size: int, device):
+        """Zero state on `device`: h (num_layers, B, H), and for the LSTM the pair (h, c)."""
+        h = torch.zeros(self.rnn.num_layers, batch_size, self.rnn.hidden_size, device=device)
+        return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
+
+
+class VanillaRNN(CharRNN):
+    kind = "rnn"
+
+
+class VanillaLSTM(CharRNN):
+    kind = "lstm"
+
+
+MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM)}
+
+
+# The RNN's CPU fast path: nn.RNN's layer function, computed with one autograd node per layer.
+
+
+class TanhRecurrence(torch.autograd.Function):
+    """h_t = tanh(a_t + h_{t-1} W^T) for t = 1..T: the sequential half of an nn.RNN layer, a (T, B,
+    H) time-major, with the input projection and both biases already in a_t. It returns every h_t.
+
+    nn.RNN on the CPU records a handful of autograd nodes per time step and layer, and at these
+    sizes (B x 128 by 128 x 128 products) that bookkeeping costs more than the arithmetic. Here each
+    step is one in-place matrix product and one elementwise op, forward and backward (BPTT written
+    out), and the weight gradient is a single product over all steps. The test suite checks values
+    and gradients against nn.RNN.
     """
 
     @staticmethod
@@ -65,67 +130,6 @@ def tanh_recurrence(rnn: nn.RNN, x: torch.Tensor, hidden: torch.Tensor) -> tuple
     return x, torch.stack(last)
 
 
-class CharRNN(nn.Module):
-    """Embedding -> stacked recurrent layers -> linear read-out, over characters."""
-
-    kind = None  # set by the subclasses: a key of RECURRENT
-    fast_rnn = True  # the RNN on the CPU: tanh_recurrence instead of calling nn.RNN (same numbers)
-
-    def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4, dropout: float = 0.0):
-        super().__init__()
-        self.config = dict(kind=self.kind, vocab_size=vocab_size, hidden_size=hidden_size,
-                           num_layers=num_layers, dropout=dropout)
-        self.embedding = nn.Embedding(vocab_size, hidden_size)
-        self.rnn = RECURRENT[self.kind](hidden_size, hidden_size, num_layers=num_layers,
-                                        dropout=dropout, batch_first=True)
-        self.fc = nn.Linear(hidden_size, vocab_size)
-
-    def forward(self, x: torch.Tensor, hidden=None):
-        """x: (B, T) character indices -> logits (B, T, V) and the final hidden state."""
-        if hidden is None:
-            hidden = self.init_hidden(x.shape[0], x.device)
-        if self.kind == "rnn" and self.fast_rnn and x.device.type == "cpu" and not (self.training and self.rnn.dropout):
-            out, hidden = tanh_recurrence(self.rnn, self.embedding(x.t()), hidden)  # time-major
-            return self.fc(out).transpose(0, 1), hidden
-        out, hidden = self.rnn(self.embedding(x), hidden)  # out: (B, T, H)
-        return self.fc(out), hidden
-
-    @torch.no_grad()
-    def step(self, x: torch.Tensor, hidden):
-        """One character per row, x: (B,) -> logits (B, V), hidden; same numbers as forward(x[:, None]).
-
-        Sampling calls this once per generated character. Going through the per-layer cell functions
-        skips nn.RNN/nn.LSTM's per-call checks and weight flattening, which dominate at batch 1.
-        Evaluation only: no dropout.
-        """
-        cell = torch.lstm_cell if self.kind == "lstm" else torch.rnn_tanh_cell
-        states = list(zip(*hidden)) if self.kind == "lstm" else list(hidden)  # per layer: (h, c) or h
-        inp, new = self.embedding(x), []
-        for layer, state in enumerate(states):
-            weights = [getattr(self.rnn, f"{name}_l{layer}") for name in PARAMS]
-            state = cell(inp, state, *weights)
-            inp = state[0] if self.kind == "lstm" else state
-            new.append(state)
-        hidden = tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
-        return self.fc(inp), hidden
-
-    def init_hidden(self, batch_size: int, device):
-        """Zero state on `device`: h (num_layers, B, H), and for the LSTM the pair (h, c)."""
-        h = torch.zeros(self.rnn.num_layers, batch_size, self.rnn.hidden_size, device=device)
-        return (h, torch.zeros_like(h)) if self.kind == "lstm" else h
-
-
-class VanillaRNN(CharRNN):
-    kind = "rnn"
-
-
-class VanillaLSTM(CharRNN):
-    kind = "lstm"
-
-
-MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM)}
-
-
 def build_model(config: dict) -> CharRNN:
     """Rebuild a model from its `config` dict (as stored in a checkpoint)."""
     args = {k: v for k, v in config.items() if k != "kind"}
@@ -139,6 +143,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"--device {name} was asked for, but CUDA is not available on this machine")
     return torch.device(name)
+
+
+def cpu_name() -> str:
+    """The processor's model name, for the record of where a run ran."""
+    cpuinfo = Path("/proc/cpuinfo")
+    for line in cpuinfo.read_text().splitlines() if cpuinfo.exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine(device: torch.device) -> str:
+    """The CPU, or the GPU when the work runs on one."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name()
 
 
 class CheckpointError(ValueError):
@@ -164,9 +182,11 @@ def atomic_save(obj, path: str | Path) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(path, model: CharRNN, vocab: str, optimizer=None, epoch: int = 0,
-                    history: list | None = None, best_val_loss: float = float("inf"), **extra) -> None:
-    """Write a self-contained checkpoint: only tensors and primitives, loadable with weights_only=True."""
+def save_checkpoint(path, model: CharRNN, vocab: str, epoch: int = 0, history: list | None = None,
+                    best_val_loss: float = float("inf"), **extra) -> None:
+    """Write a self-contained checkpoint: only tensors and primitives, loadable with
+    weights_only=True. What sampling and evaluation need, and whatever `extra` adds (main.py's
+    resume state, for one)."""
     checkpoint = dict(
         format_version=FORMAT_VERSION,
         config=dict(model.config),
@@ -175,39 +195,9 @@ def save_checkpoint(path, model: CharRNN, vocab: str, optimizer=None, epoch: int
         epoch=epoch,
         history=list(history or []),
         best_val_loss=float(best_val_loss),
-        optimizer=optimizer.state_dict() if optimizer is not None else {},
         **extra,
     )
     atomic_save(checkpoint, path)
-
-
-def rng_state(generator) -> dict:
-    """Every random stream a resumed run must continue: torch (weights, dropout), shuffling, numpy, python.
-    Held as bytes, not tensors, so map_location never moves them off the CPU, where set_rng_state needs them."""
-    _, keys, pos, has_gauss, gauss = np.random.get_state()
-    version, py_state, py_gauss = random.getstate()
-    state = dict(torch=torch.get_rng_state().numpy().tobytes(), shuffle=generator.get_state().numpy().tobytes(),
-                 numpy=dict(keys=keys.astype(np.uint32).tobytes(), pos=pos, has_gauss=has_gauss, gauss=gauss),
-                 python=dict(version=version, state=list(py_state), gauss=py_gauss))
-    if torch.cuda.is_available():
-        state["cuda"] = [s.numpy().tobytes() for s in torch.cuda.get_rng_state_all()]
-    return state
-
-
-def _bytes_tensor(data: bytes) -> torch.Tensor:
-    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-
-
-def set_rng_state(state: dict, generator) -> None:
-    """Restore what rng_state saved, on whatever device the run continues."""
-    torch.set_rng_state(_bytes_tensor(state["torch"]))
-    generator.set_state(_bytes_tensor(state["shuffle"]))
-    n = state["numpy"]
-    np.random.set_state(("MT19937", np.frombuffer(n["keys"], dtype=np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    p = state["python"]
-    random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([_bytes_tensor(s) for s in state["cuda"]])
 
 
 def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
@@ -221,7 +211,8 @@ def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}") \
             from None
-    missing = {"format_version", "config", "model", "vocab"} - set(checkpoint if isinstance(checkpoint, dict) else ())
+    missing = {"format_version", "config", "model",
+               "vocab"} - set(checkpoint if isinstance(checkpoint, dict) else ())
     if missing:
         raise CheckpointError(f"{path} is not a checkpoint of this project (missing {', '.join(sorted(missing))})")
     if checkpoint["format_version"] != FORMAT_VERSION:

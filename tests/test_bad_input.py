@@ -16,7 +16,8 @@ def workspace(tmp_path):
     """A folder with a valid checkpoint, metrics and a figure that no bad command may touch."""
     out, figs = tmp_path / "ckpt", tmp_path / "figs"
     out.mkdir(), figs.mkdir()
-    save_checkpoint(out / "rnn.pt", VanillaRNN(len(VOCAB), hidden_size=8, num_layers=1), VOCAB, best_val_loss=2.0)
+    save_checkpoint(out / "rnn.pt", VanillaRNN(len(VOCAB), hidden_size=8, num_layers=1), VOCAB,
+                    best_val_loss=2.0)
     (out / "metrics.json").write_text("{}")
     (figs / "loss.png").write_bytes(b"png")
     files = {p: p.read_bytes() for p in [out / "rnn.pt", out / "metrics.json", figs / "loss.png"]}
@@ -28,7 +29,8 @@ def workspace(tmp_path):
     ckpt = torch.load(out / "rnn.pt", weights_only=True)
     torch.save(ckpt | {"format_version": 0}, bad / "old.pt")
     torch.save(ckpt | {"vocab": VOCAB + "!"}, bad / "vocab.pt")
-    corpora = {"empty.txt": b"", "short.txt": b"abc\n", "latin1.txt": "caf\xe9 ".encode("latin-1") * 50,
+    corpora = {"empty.txt": b"", "short.txt": b"abc\n",
+               "latin1.txt": "caf\xe9 ".encode("latin-1") * 50,
                "one.txt": b"a" * 100}
     corpora["good.txt"] = make_text().encode()
     for name, content in corpora.items():
@@ -49,7 +51,8 @@ MAIN = [  # (arguments after main.py, expected message)
     (["--epochs", "two"], "argument --epochs: 'two' is not a number"),
     (["--lr", "nan"], "argument --lr: must be a positive number, got nan"),
     (["--lr=-1e-3"], "argument --lr: must be a positive number, got -1e-3"),
-    (["--eval-only", "--out-dir", "{tmp}/nothing"], "checkpoint not found: {tmp}/nothing/rnn.pt (run main.py first"),
+    (["--eval-only", "--out-dir", "{tmp}/nothing"],
+     "checkpoint not found: {tmp}/nothing/rnn.pt (run main.py first"),
     (["--eval-only", "--models", "lstm", "--out-dir", "{tmp}/ckpt"], "lstm.pt (run main.py first"),
     (["--out-dir", "/dev/null/run"], "cannot write to /dev/null/run: Not a directory"),
 ]
@@ -57,11 +60,14 @@ if not torch.cuda.is_available():
     MAIN.append((["--device", "cuda"], "--device cuda was asked for, but CUDA is not available"))
 
 GENERATE = [
-    (["--checkpoint", "{tmp}/missing.pt"], "checkpoint not found: {tmp}/missing.pt (run main.py first"),
-    (["--checkpoint", "{tmp}/bad/torn.pt"], "is not a readable checkpoint (truncated or not a checkpoint)"),
+    (["--checkpoint", "{tmp}/missing.pt"],
+     "checkpoint not found: {tmp}/missing.pt (run main.py first"),
+    (["--checkpoint", "{tmp}/bad/torn.pt"],
+     "is not a readable checkpoint (truncated or not a checkpoint)"),
     (["--checkpoint", "{tmp}/bad/text.pt"], "is not a readable checkpoint"),
     (["--checkpoint", "{tmp}/bad/old.pt"], "has checkpoint format 0, this code reads format 1"),
-    (["--checkpoint", "{tmp}/bad/vocab.pt"], f"vocabulary has {len(VOCAB) + 1} characters but the weights expect {len(VOCAB)}"),
+    (["--checkpoint", "{tmp}/bad/vocab.pt"],
+     f"vocabulary has {len(VOCAB) + 1} characters but the weights expect {len(VOCAB)}"),
     (["--prime", "Zebra?"], "prompt characters not in the model's vocabulary: '?Z'"),
     (["--temperature", "-0.5"], "temperature must be a finite number >= 0 (0 = greedy), got -0.5"),
     (["--temperature", "nan"], "temperature must be a finite number >= 0 (0 = greedy), got nan"),
@@ -85,7 +91,8 @@ def test_main_rejects(workspace, args, message):
     tmp, files = workspace
     args = [a.format(tmp=tmp) for a in args]
     defaults = ["--data", str(tmp / "bad" / "good.txt")] if "--data" not in args else []
-    result = run_script("main.py", *defaults, "--out-dir", tmp / "ckpt", "--figures-dir", tmp / "figs", *args)
+    result = run_script("main.py", *defaults, "--out-dir", tmp / "ckpt", "--figures-dir",
+                        tmp / "figs", *args)
     check(result, message.format(tmp=tmp), files)
 
 

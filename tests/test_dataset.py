@@ -71,4 +71,5 @@ def test_missing_and_directory_corpora_are_refused(tmp_path):
 
 def test_only_chunks_followed_by_a_training_chunk_may_shift():
     from dataset import shiftable
-    assert shiftable(torch.tensor([0, 1, 3, 4, 5]), 7).tolist() == [True, False, False, True, True, False, False]
+    assert shiftable(torch.tensor([0, 1, 3, 4, 5]), 7).tolist() == [True, False, False, True, True,
+                                                                    False, False]

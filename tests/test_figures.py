@@ -4,7 +4,8 @@ from conftest import run_script
 
 
 def history(losses):
-    return [dict(epoch=i + 1, train_loss=v + 0.1, train_acc=0.5, val_loss=v, val_acc=0.4) for i, v in enumerate(losses)]
+    return [dict(epoch=i + 1, train_loss=v + 0.1, train_acc=0.5, val_loss=v,
+                 val_acc=0.4) for i, v in enumerate(losses)]
 
 
 def test_draw_redraws_both_figures_from_a_runs_metrics(tmp_path):

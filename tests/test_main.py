@@ -12,9 +12,11 @@ SMALL = ["--hidden-size", "32", "--num-layers", "2", "--batch-size", "32"]
 
 def test_one_epoch_of_each_model_then_generate(tmp_path, tiny_corpus, capsys):
     out, figs = tmp_path / "ckpt", tmp_path / "figs"
-    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--out-dir", str(out), "--figures-dir", str(figs),
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--out-dir", str(out), "--figures-dir",
+               str(figs),
                "--device", "cpu", *SMALL])
-    assert {p.name for p in out.iterdir()} == {"rnn.pt", "lstm.pt", "rnn.last.pt", "lstm.last.pt", "metrics.json"}
+    assert {p.name for p in out.iterdir()} == {"rnn.pt", "lstm.pt", "rnn.last.pt", "lstm.last.pt",
+                                               "metrics.json"}
     assert {p.name for p in figs.iterdir()} == {"loss.png", "accuracy.png"}
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["corpus"]["chars"] == len(tiny_corpus.read_text())
@@ -22,7 +24,8 @@ def test_one_epoch_of_each_model_then_generate(tmp_path, tiny_corpus, capsys):
     for kind in ("rnn", "lstm"):
         m = metrics["models"][kind]
         assert len(m["history"]) == 1 and m["best"] == m["history"][0]
-        assert set(m["best"]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "wall_s"}
+        assert set(m["best"]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                                  "wall_s"}
         ckpt = torch.load(out / f"{kind}.pt", weights_only=True)
         assert ckpt["best_val_loss"] == m["best"]["val_loss"] and ckpt["config"]["kind"] == kind
     capsys.readouterr()
@@ -33,7 +36,8 @@ def test_one_epoch_of_each_model_then_generate(tmp_path, tiny_corpus, capsys):
 
 def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, capsys):
     out = tmp_path / "ckpt"
-    main.main(["--data", str(tiny_corpus), "--epochs", "2", "--models", "rnn", "--out-dir", str(out),
+    main.main(["--data", str(tiny_corpus), "--epochs", "2", "--models", "rnn", "--out-dir",
+               str(out),
                "--figures-dir", str(tmp_path), *SMALL])
     best = json.loads((out / "metrics.json").read_text())["models"]["rnn"]["best"]
     capsys.readouterr()
@@ -44,23 +48,29 @@ def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, ca
 
 def test_reference_preset_and_explicit_flags():
     args = main.get_args(["--preset", "reference", "--epochs", "3"])
-    assert (args.batch_size, args.lr, args.dropout, args.grad_clip, args.epochs, args.ema) == (64, 1e-3, 0.0, 0.0, 3, 0)
-    for kind in ("rnn", "lstm"):  # the preset sets every per-model setting, for both models alike
-        assert main.model_settings(kind, vars(args)) == vars(args)
+    rnn, lstm = (main.resolve(kind, args.preset, vars(args)) for kind in ("rnn", "lstm"))
+    assert (rnn["batch_size"], rnn["lr"], rnn["dropout"], rnn["grad_clip"], rnn["epochs"],
+            rnn["ema"]) == (
+        64, 1e-3, 0.0, 0.0, 3, 0)
+    assert rnn == lstm  # the preset sets every per-model setting, for both models alike
 
 
 def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpus):
     settings = vars(main.get_args([]))
-    assert main.model_settings("lstm", settings)["batch_size"] == main.PER_MODEL["lstm"]["batch_size"]
-    assert main.model_settings("rnn", settings)["epochs"] == main.PER_MODEL["rnn"]["epochs"]
+    ours = main.RECIPES["default"]
+    assert main.resolve("lstm", "default", settings)["batch_size"] == ours["lstm"]["batch_size"]
+    assert main.resolve("rnn", "default", settings)["epochs"] == ours["rnn"]["epochs"]
     out = tmp_path / "ckpt"
-    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--hidden-size", "16", "--num-layers", "2",
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--hidden-size", "16", "--num-layers",
+               "2",
                "--warmup-steps", "3", "--out-dir", str(out), "--figures-dir", str(tmp_path)])
     models = json.loads((out / "metrics.json").read_text())["models"]
     for kind, m in models.items():
-        default = main.PER_MODEL[kind]
-        assert (m["epochs"], m["batch_size"], m["lr"], m["dropout"], m["warmup_steps"], m["beta2"], m["ema"]) == (
-            1, default["batch_size"], default["lr"], default["dropout"], 3, default["beta2"], main.DEFAULTS["ema"])
+        default = ours[kind]
+        assert (m["epochs"], m["batch_size"], m["lr"], m["dropout"], m["warmup_steps"], m["beta2"],
+                m["ema"]) == (
+            1, default["batch_size"], default["lr"], default["dropout"], 3, default["beta2"],
+                              default["ema"])
         last = torch.load(out / f"{kind}.last.pt", weights_only=True)
         saved = last["settings"]  # what --resume checks
         assert (saved["batch_size"], saved["dropout"], saved["beta2"]) == (
@@ -72,58 +82,62 @@ def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpu
 
 
 def test_init_gain_scales_the_recurrent_weights_alone_and_the_reference_keeps_pytorchs(tiny_corpus):
-    from dataset import Chunks, load_corpus, shiftable, split_ids
+    from dataset import load_corpus, make_split
     _, vocab, data = load_corpus(tiny_corpus)
-    chunks = Chunks(data, 30)
-    train_ids, val_ids = split_ids(len(chunks))
-    split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
-    settings = main.model_settings("lstm", vars(main.get_args(["--hidden-size", "16"])))
-    assert main.get_args(["--preset", "reference"]).init_gain == 1.0
-    assert settings["init_gain"] == main.PER_MODEL["lstm"]["init_gain"] != 1.0
+    split = make_split(data, 30)
+    settings = main.resolve("lstm", "default", vars(main.get_args(["--hidden-size", "16"])))
+    assert main.resolve("lstm", "reference", vars(main.get_args([])))["init_gain"] == 1.0
+    assert settings["init_gain"] == main.RECIPES["default"]["lstm"]["init_gain"] != 1.0
     plain, _ = main.setup_training("lstm", settings | dict(init_gain=1.0), len(vocab), split, "cpu")
-    scaled, run = main.setup_training("lstm", settings | dict(init_gain=2.5), len(vocab), split, "cpu")
+    scaled, run = main.setup_training("lstm", settings | dict(init_gain=2.5), len(vocab), split,
+                                      "cpu")
     plain, scaled = dict(plain.named_parameters()), dict(scaled.named_parameters())
     for name, weight in scaled.items():
         gain = 2.5 if name.startswith("rnn.weight") else 1.0
         assert torch.equal(weight, plain[name] * gain), name
     assert any(name.startswith("rnn.weight") for name in scaled)
-    averaged = dict(run["ema"].module.named_parameters())  # the moving average starts from the scaled weights
+    averaged = dict(run.ema.module.named_parameters())  # the moving average starts from the scaled weights
     assert all(torch.equal(averaged[name], weight) for name, weight in scaled.items())
 
 
 def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_corpus):
-    from dataset import Chunks, load_corpus, shiftable, split_ids
+    from dataset import Split, load_corpus, make_split
     _, vocab, data = load_corpus(tiny_corpus)
-    chunks = Chunks(data, 30)
-    train_ids, val_ids = split_ids(len(chunks))
-    split = dict(chunks=chunks, train=train_ids[:96], val=val_ids, shiftable=shiftable(train_ids, len(chunks)))
-    settings = main.model_settings("lstm", vars(main.get_args(["--ema", "0.6", "--hidden-size", "16"])))
+    full = make_split(data, 30)
+    split = Split(full.chunks, full.train[:96], full.val)
+    settings = main.resolve("lstm", "default",
+                            vars(main.get_args(["--ema", "0.6", "--hidden-size", "16"])))
     model, run = main.setup_training("lstm", settings, len(vocab), split, "cpu")
     snapshots = []  # the weights after each optimizer step, as the schedule steps
-    step = run["scheduler"].step
-    run["scheduler"].step = lambda: (step(), snapshots.append([p.detach().clone() for p in model.parameters()]))
-    main.run_epoch(model, chunks, split["train"], 16, "cpu", run)
+    step = run.scheduler.step
+    run.scheduler.step = lambda: (step(),
+                                  snapshots.append([p.detach().clone() for p in model.parameters()]))
+    main.run_epoch(model, split.chunks, split.train, 16, "cpu", run)
     assert len(snapshots) == 6
     expected = snapshots[0]  # the first step's weights, then w <- 0.6 w + 0.4 w_step
     for snap in snapshots[1:]:
         expected = [0.6 * e + 0.4 * s for e, s in zip(expected, snap)]
-    averaged = list(main.validated(model, run).parameters())
+    averaged = list(run.validated(model).parameters())
     assert all(torch.allclose(a, e, atol=1e-6) for a, e in zip(averaged, expected))
     assert not torch.equal(averaged[0], snapshots[-1][0])  # it is not the weights as trained
     model2, run2 = main.setup_training("lstm", settings | dict(ema=0.0), len(vocab), split, "cpu")
-    assert run2["ema"] is None and main.validated(model2, run2) is model2
+    assert run2.ema is None and run2.validated(model2) is model2
 
 
-def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(tmp_path, tiny_corpus, monkeypatch):
-    """A 3-epoch run stopped after epoch 2 (Ctrl-C) and resumed ends where the uninterrupted run does:
-    the same average and weights, with the schedule past its 3-step warm-up and well into the cosine."""
+def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(tmp_path,
+                                                                                tiny_corpus,
+                                                                                monkeypatch):
+    """A 3-epoch run stopped after epoch 2 (Ctrl-C) and resumed ends where the uninterrupted run
+    does: the same average and weights, with the schedule past its 3-step warm-up and well into the
+    cosine."""
     out = tmp_path / "ckpt"
-    flags = ["--data", str(tiny_corpus), "--models", "rnn", "--figures-dir", str(tmp_path), "--ema", "0.9",
+    flags = ["--data", str(tiny_corpus), "--models", "rnn", "--figures-dir", str(tmp_path), "--ema",
+             "0.9",
              "--seed", "1", "--warmup-steps", "3", "--epochs", "3", "--threads", "1", *SMALL]
     real, epochs = main.run_epoch, []
 
     def stop_before_epoch_3(*args, **kwargs):
-        if kwargs.get("train") or len(args) > 5:  # a training pass
+        if kwargs.get("trainer") or len(args) > 5:  # a training pass
             epochs.append(1)
             if len(epochs) == 3:
                 raise KeyboardInterrupt
@@ -146,10 +160,12 @@ def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(
     straight = torch.load(tmp_path / "straight" / "rnn.last.pt", weights_only=True)
     steps = straight["scheduler"]["last_epoch"]
     assert resumed["scheduler"]["last_epoch"] == steps and steps == 3 * last["scheduler"]["last_epoch"] // 2
-    assert straight["scheduler"]["_last_lr"][0] < 0.1 * main.PER_MODEL["rnn"]["lr"]  # the cosine did decay
+    assert straight["scheduler"]["_last_lr"][0] < 0.1 * main.RECIPES["default"]["rnn"]["lr"]  # the cosine decayed
     assert resumed["ema"]["n_averaged"] == straight["ema"]["n_averaged"]
-    assert all(torch.allclose(resumed["ema"][k], straight["ema"][k], atol=1e-5) for k in straight["ema"])
-    assert all(torch.allclose(resumed["model"][k], straight["model"][k], atol=1e-5) for k in straight["model"])
+    assert all(torch.allclose(resumed["ema"][k], straight["ema"][k],
+                              atol=1e-5) for k in straight["ema"])
+    assert all(torch.allclose(resumed["model"][k], straight["model"][k],
+                              atol=1e-5) for k in straight["model"])
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -188,6 +204,7 @@ def test_missing_default_corpus_is_prepared_first(tmp_path, tiny_corpus, monkeyp
 
     monkeypatch.setattr(main, "DEFAULT_DATA", default)
     monkeypatch.setattr(data.prepare, "prepare", fake_prepare)
-    main.main(["--data", str(default), "--epochs", "1", "--models", "rnn", "--out-dir", str(tmp_path / "o"),
+    main.main(["--data", str(default), "--epochs", "1", "--models", "rnn", "--out-dir",
+               str(tmp_path / "o"),
                "--figures-dir", str(tmp_path / "o"), *SMALL])
     assert calls == ["gutenberg"] and "is missing: preparing it with data/prepare.py" in capsys.readouterr().out

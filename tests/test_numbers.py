@@ -83,11 +83,12 @@ def test_a_model_that_always_says_one_character_scores_its_share_of_the_targets(
 
 
 def test_dropout_is_on_while_training_and_off_while_evaluating(tmp_path, tiny_corpus, monkeypatch):
-    """An LSTM with dropout 0.5 through main.py's own loop: every training forward in train mode, every
-    validation and evaluation forward in eval mode; and the recorded validation loss is what the saved
-    checkpoint, as load_checkpoint returns it, scores when computed by hand."""
+    """An LSTM with dropout 0.5 through main.py's own loop: every training forward in train mode,
+    every validation and evaluation forward in eval mode; and the recorded validation loss is what
+    the saved checkpoint, as load_checkpoint returns it, scores when computed by hand."""
     modes, real = [], torch.nn.LSTM.forward
-    monkeypatch.setattr(torch.nn.LSTM, "forward", lambda self, *a: modes.append(self.training) or real(self, *a))
+    monkeypatch.setattr(torch.nn.LSTM, "forward",
+                        lambda self, *a: modes.append(self.training) or real(self, *a))
     out = tmp_path / "run"
     main.main(["--data", str(tiny_corpus), "--models", "lstm", "--epochs", "1", "--dropout", "0.5",
                "--batch-size", "16", "--out-dir", str(out), "--figures-dir", str(out), *TINY])
@@ -96,25 +97,29 @@ def test_dropout_is_on_while_training_and_off_while_evaluating(tmp_path, tiny_co
     assert modes[:steps] == [True] * steps and not any(modes[steps:]) and len(modes) > steps
     model, _ = load_checkpoint(out / "lstm.pt")
     assert not model.training
-    val_loss, val_acc = score_at_once(model, *chunks_by_hand(tiny_corpus.read_text(), val_ids.tolist()))
+    val_loss, val_acc = score_at_once(model,
+                                      *chunks_by_hand(tiny_corpus.read_text(), val_ids.tolist()))
     best = json.loads((out / "metrics.json").read_text())["models"]["lstm"]["best"]
-    assert best["val_loss"] == pytest.approx(val_loss, abs=1e-5) and best["val_acc"] == pytest.approx(val_acc)
+    assert best["val_loss"] == pytest.approx(val_loss,
+                                             abs=1e-5) and best["val_acc"] == pytest.approx(val_acc)
 
 
 def test_the_default_validation_split_is_pinned():
-    """The chunk ids the committed checkpoints were validated on: a change here would re-score them on
-    chunks they trained on. 8,944 chunks is the reference file, 11,354 the Gutenberg corpus."""
+    """The chunk ids the committed checkpoints were validated on: a change here would re-score them
+    on chunks they trained on. 8,944 chunks is the reference file, 11,354 the Gutenberg corpus."""
     pins = {8944: "f6ce032a3f80f34106ff01c5051b68e6dcc8684618609812f07f694cfa190a6d",
             11354: "1970b8d3eebe672f081c9b24e42a36157d15211aa364654605a599dbac49f4e7"}
     for num_chunks, digest in pins.items():
         train_ids, val_ids = split_ids(num_chunks, 0)
         assert len(val_ids) == round(num_chunks / 5) and len(train_ids) == num_chunks - len(val_ids)
-        assert hashlib.sha256(",".join(map(str, sorted(val_ids.tolist()))).encode()).hexdigest() == digest
+        assert hashlib.sha256(",".join(map(str,
+                                           sorted(val_ids.tolist()))).encode()).hexdigest() == digest
         assert set(train_ids.tolist()).isdisjoint(val_ids.tolist())
     assert main.get_args([]).split_seed == 0 and main.get_args([]).seq_len == 30
 
 
-def test_shifted_training_windows_never_read_a_validation_character(tmp_path, tiny_corpus, monkeypatch):
+def test_shifted_training_windows_never_read_a_validation_character(tmp_path, tiny_corpus,
+                                                                    monkeypatch):
     """Through main.py's wiring: every window it gathers while training lies inside training chunks."""
     gathered, real = [], dataset.Chunks.batch
 
@@ -124,7 +129,8 @@ def test_shifted_training_windows_never_read_a_validation_character(tmp_path, ti
 
     monkeypatch.setattr(dataset.Chunks, "batch", spy)
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--models", "rnn", "--epochs", "2", "--batch-size", "16", "--shift",
+    main.main(["--data", str(tiny_corpus), "--models", "rnn", "--epochs", "2", "--batch-size", "16",
+               "--shift",
                "--out-dir", str(out), "--figures-dir", str(out), *TINY])
     num_chunks = (len(tiny_corpus.read_text()) - 1) // 30
     train_ids = set(split_ids(num_chunks, 0)[0].tolist())
@@ -133,7 +139,8 @@ def test_shifted_training_windows_never_read_a_validation_character(tmp_path, ti
     assert {i for i, _ in shifted} == train_ids  # both epochs saw every training chunk, and only those
     assert sum(s > 0 for _, s in shifted) > len(shifted) / 2
     for i, s in shifted:  # the window is text[30 i + s : 30 i + s + 31]; position p is in chunk p // 30
-        assert {p // 30 for p in range(30 * i + s, 30 * i + s + 31)} <= train_ids | ({i + 1} if s == 0 else set())
+        assert {p // 30 for p in range(30 * i + s,
+                                       30 * i + s + 31)} <= train_ids | ({i + 1} if s == 0 else set())
     # the training text does border validation chunks, so the rule above had cases to refuse
     assert any(i + 1 not in train_ids and i + 1 < num_chunks for i in train_ids)
 
@@ -141,7 +148,8 @@ def test_shifted_training_windows_never_read_a_validation_character(tmp_path, ti
 def test_learning_rate_schedule_at_known_steps():
     f = main.lr_lambda(warmup_steps=10, total_steps=110, schedule="cosine")
     assert [f(0), f(4), f(9)] == pytest.approx([0.1, 0.5, 1.0])  # linear warm-up to the base rate
-    assert [f(10), f(60), f(85), f(110)] == pytest.approx([1.0, 0.5, (1 - math.sqrt(0.5)) / 2, 0.0], abs=1e-12)
+    assert [f(10), f(60), f(85), f(110)] == pytest.approx([1.0, 0.5, (1 - math.sqrt(0.5)) / 2, 0.0],
+                                                          abs=1e-12)
     assert f(500) == pytest.approx(0.0)
     constant = main.lr_lambda(warmup_steps=0, total_steps=110, schedule="constant")
     assert all(constant(s) == 1.0 for s in range(0, 200, 7))
@@ -149,26 +157,28 @@ def test_learning_rate_schedule_at_known_steps():
 
 def test_the_reference_preset_is_the_studys_setup(tiny_corpus):
     """Every value of the study's setup, as its README states them, for both models."""
-    study = dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0, schedule="constant",
-                 warmup_steps=0, shift=False, ema=0.0, init_gain=1.0, seq_len=30, hidden_size=128, num_layers=4,
+    study = dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0,
+                 schedule="constant",
+                 warmup_steps=0, shift=False, ema=0.0, init_gain=1.0, seq_len=30, hidden_size=128,
+                 num_layers=4,
                  context=0, split_seed=0)
     _, vocab, data = load_corpus(tiny_corpus)
     chunks = Chunks(data, 30)
     train_ids, val_ids = split_ids(len(chunks), 0)
-    split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=dataset.shiftable(train_ids, len(chunks)))
+    split = dataset.Split(chunks, train_ids, val_ids)
     for kind in ("rnn", "lstm"):
-        settings = main.model_settings(kind, vars(main.get_args(["--preset", "reference"])))
+        settings = main.resolve(kind, "reference", vars(main.get_args([])))
         assert {k: settings[k] for k in study} == study, kind
         model, run = main.setup_training(kind, settings, len(vocab), split, "cpu")
-        group = run["optimizer"].param_groups[0]
-        assert type(run["optimizer"]) is torch.optim.Adam and group["betas"] == (0.9, 0.999)
+        group = run.optimizer.param_groups[0]
+        assert type(run.optimizer) is torch.optim.Adam and group["betas"] == (0.9, 0.999)
         assert group["eps"] == 1e-8 and group["weight_decay"] == 0
-        assert run["ema"] is None and run["shiftable"] is None and not run["grad_clip"]
+        assert run.ema is None and run.shiftable is None and not run.grad_clip
         assert model.rnn.dropout == 0 and model.rnn.hidden_size == 128 and model.rnn.num_layers == 4
         lrs = []
         for _ in range(30):
-            run["optimizer"].step()
-            run["scheduler"].step()
+            run.optimizer.step()
+            run.scheduler.step()
             lrs.append(group["lr"])
         assert lrs == [1e-3] * 30  # constant: no warm-up, no decay
 
@@ -177,21 +187,24 @@ def test_the_default_schedule_warms_up_then_decays_to_zero_over_the_run(tiny_cor
     _, vocab, data = load_corpus(tiny_corpus)
     chunks = Chunks(data, 30)
     train_ids, val_ids = split_ids(len(chunks), 0)
-    split = dict(chunks=chunks, train=train_ids, val=val_ids, shiftable=None)
-    settings = main.model_settings("rnn", vars(main.get_args(["--epochs", "3", "--warmup-steps", "4",
-                                                              "--batch-size", "50", "--hidden-size", "8"])))
+    split = dataset.Split(chunks, train_ids, val_ids)
+    settings = main.resolve("rnn", "default",
+                            vars(main.get_args(["--epochs", "3", "--warmup-steps", "4",
+                                                                 "--batch-size", "50",
+                                                "--hidden-size", "8"])))
     _, run = main.setup_training("rnn", settings, len(vocab), split, "cpu")
     total = 3 * math.ceil(len(train_ids) / 50)
     lrs = []
     for _ in range(total):
-        lrs.append(run["optimizer"].param_groups[0]["lr"])
-        run["optimizer"].step()
-        run["scheduler"].step()
-    base = main.PER_MODEL["rnn"]["lr"]
+        lrs.append(run.optimizer.param_groups[0]["lr"])
+        run.optimizer.step()
+        run.scheduler.step()
+    base = main.RECIPES["default"]["rnn"]["lr"]
     assert lrs[:4] == pytest.approx([base * k / 4 for k in (1, 2, 3, 4)])
     middle = 4 + (total - 4) // 2
     assert lrs[middle] == pytest.approx(base * 0.5 * (1 + math.cos(math.pi * (middle - 4) / (total - 4))))
-    assert lrs[-1] < base * 0.01 and run["optimizer"].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    assert lrs[-1] < base * 0.01 and run.optimizer.param_groups[0]["lr"] == pytest.approx(0.0,
+                                                                                          abs=1e-12)
 
 
 @pytest.mark.parametrize("discounts, p_c_after_b", [(1, 0.817), (3, 0.939)])
@@ -199,12 +212,12 @@ def test_kneser_ney_on_a_corpus_worked_out_by_hand(discounts, p_c_after_b):
     """Order 2, vocabulary of 4 (a, b, c, d), training windows ab x3, bc x2, ca, aa, cc.
 
     Bigram counts ab 3, bc 2, ca 1, aa 1, cc 1: n1 = 3, n2 = 1, n3 = 1, so Y = 3 / (3 + 2) = 0.6.
-    One discount: D = 0.6. Modified KN: D1 = 1 - 2Y n2/n1 = 0.6, D2 = 2 - 3Y n3/n2 = 0.2, D3+ = Y (n4 = 0).
-    Unigrams by continuation counts (distinct predecessors): a 2 (c, a), b 1 (a), c 2 (b, c), total 5;
-    n1 = 1, n2 = 2, so D = 0.2 and the uniform base (1/4) gets 3 x 0.2 / 5 = 0.12:
+    One discount: D = 0.6. Modified KN: D1 = 1 - 2Y n2/n1 = 0.6, D2 = 2 - 3Y n3/n2 = 0.2, D3+ = Y
+    (n4 = 0). Unigrams by continuation counts (distinct predecessors): a 2 (c, a), b 1 (a), c 2 (b,
+    c), total 5; n1 = 1, n2 = 2, so D = 0.2 and the uniform base (1/4) gets 3 x 0.2 / 5 = 0.12:
         P(a) = 1.8/5 + 0.12/4 = 0.39,  P(b) = 0.8/5 + 0.03 = 0.19,  P(c) = 0.39,  P(d) = 0.03.
-    After a (ab 3, aa 1; total 4; both models discount 0.6 each): P(b|a) = 2.4/4 + 1.2/4 x 0.19 = 0.657.
-    After b (bc 2; total 2): one discount P(c|b) = 1.4/2 + 0.6/2 x 0.39 = 0.817;
+    After a (ab 3, aa 1; total 4; both models discount 0.6 each): P(b|a) = 2.4/4 + 1.2/4 x 0.19 =
+    0.657. After b (bc 2; total 2): one discount P(c|b) = 1.4/2 + 0.6/2 x 0.39 = 0.817;
                              modified      P(c|b) = 1.8/2 + 0.2/2 x 0.39 = 0.939.
     Scoring the window "abc" averages -log P(b|a) and -log P(c|b)."""
     windows = ["ab"] * 3 + ["bc"] * 2 + ["ca", "aa", "cc"]
@@ -212,14 +225,18 @@ def test_kneser_ney_on_a_corpus_worked_out_by_hand(discounts, p_c_after_b):
     assert model.prob("b", "a") == pytest.approx(0.657, abs=1e-12)
     assert model.prob("c", "b") == pytest.approx(p_c_after_b, abs=1e-12)
     assert model.prob("d", "a") == pytest.approx(1.2 / 4 * 0.03, abs=1e-12)
-    assert baseline.score(model, ["abc"]) == pytest.approx(-(math.log(0.657) + math.log(p_c_after_b)) / 2, abs=1e-12)
+    assert baseline.score(model,
+                          ["abc"]) == pytest.approx(-(math.log(0.657) + math.log(p_c_after_b)) / 2,
+                                                    abs=1e-12)
 
 
-def test_generate_picks_the_lowest_validation_loss_and_never_a_last_checkpoint(tmp_path, monkeypatch, capsys):
+def test_generate_picks_the_lowest_validation_loss_and_never_a_last_checkpoint(tmp_path,
+                                                                               monkeypatch, capsys):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     vocab = "abc"
-    for name, loss in (("rnn.pt", 1.5), ("lstm.pt", 2.0), ("lstm.last.pt", 1.0), ("rnn.last.pt", 0.5)):
+    for name, loss in (("rnn.pt", 1.5), ("lstm.pt", 2.0), ("lstm.last.pt", 1.0),
+                       ("rnn.last.pt", 0.5)):
         kind = name.split(".")[0]
         model = build_model(dict(kind=kind, vocab_size=3, hidden_size=4, num_layers=1))
         save_checkpoint(folder / name, model, vocab, best_val_loss=loss)
@@ -235,8 +252,8 @@ TABLE = torch.tensor([[0.0, -1.0, 2.0, 0.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]])
 
 def next_char_counts(logits, top_k, n=4000, temperature=1.0):
     rows = logits.expand(n, -1)
-    chars, _ = generate.next_chars(rows, torch.full((n, 1), temperature), top_k,
-                                   torch.rand(n, generator=torch.Generator().manual_seed(0)))
+    chars = generate.next_chars(rows, torch.full((n, 1), temperature), top_k,
+                                torch.rand(n, generator=torch.Generator().manual_seed(0)))
     return torch.bincount(chars, minlength=logits.shape[-1]).double()
 
 
@@ -258,13 +275,15 @@ def test_a_lower_temperature_concentrates_the_draws_on_the_favourite(low, high):
         counts = next_char_counts(TABLE[0], top_k=0, temperature=t)
         want = torch.softmax(TABLE[0].double() / t, -1)[2].item()
         assert counts[2].item() / counts.sum().item() == pytest.approx(want, abs=0.03)
-    assert next_char_counts(TABLE[0], 0, temperature=low)[2] > next_char_counts(TABLE[0], 0, temperature=high)[2]
+    assert next_char_counts(TABLE[0], 0, temperature=low)[2] > next_char_counts(TABLE[0], 0,
+                                                                                temperature=high)[2]
 
 
 def test_the_temperature_study_measures_what_the_distribution_implies(tmp_path):
-    """A model with fixed next-character logits: the study's entropy at each T is that of softmax(l / T)
-    exactly, and its NLL at T = 1 is the cross-entropy of softmax(l / T) against softmax(l), up to
-    sampling noise. A sampler that ignored T, or sampled from the wrong distribution, misses both."""
+    """A model with fixed next-character logits: the study's entropy at each T is that of softmax(l
+    / T) exactly, and its NLL at T = 1 is the cross-entropy of softmax(l / T) against softmax(l), up
+    to sampling noise. A sampler that ignored T, or sampled from the wrong distribution, misses
+    both."""
     text = "What say you, my lord? abc dea ba'e cab\n" * 20
     vocab = "".join(sorted(set(text)))
     logits = torch.linspace(-2.0, 2.0, len(vocab))

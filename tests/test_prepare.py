@@ -15,12 +15,15 @@ def test_tinyshakespeare_is_sliced_and_verified_from_a_local_file(tmp_path, monk
                               sha256=hashlib.sha256(text.encode()).hexdigest())
     monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare", facts(full[:268_330]))
     monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare-unseen", facts(full[268_330:]))
-    out = prepare.prepare("tinyshakespeare", tmp_path / "train.txt", input_txt=tmp_path / "input.txt")
+    out = prepare.prepare("tinyshakespeare", tmp_path / "train.txt",
+                          input_txt=tmp_path / "input.txt")
     assert out.read_text() == full[:268_330]
     assert (tmp_path / "shakespeare_unseen.txt").read_text() == full[268_330:]  # the rest, no offset needed
     (tmp_path / "input.txt").write_text(full[:-1] + "x")  # the training part is right, the unseen part not
-    with pytest.raises(ValueError, match="tinyshakespeare-unseen corpus differs from the recorded one"):
-        prepare.prepare("tinyshakespeare", tmp_path / "bad" / "train.txt", input_txt=tmp_path / "input.txt")
+    with pytest.raises(ValueError,
+                       match="tinyshakespeare-unseen corpus differs from the recorded one"):
+        prepare.prepare("tinyshakespeare", tmp_path / "bad" / "train.txt",
+                        input_txt=tmp_path / "input.txt")
     assert not (tmp_path / "bad").exists()  # nothing is written unless both verify
 
 

@@ -15,8 +15,8 @@ def test_readme_pages_are_rendered_from_the_committed_results():
 
 
 def test_the_checkpoints_agree_with_the_run_that_wrote_them():
-    """checkpoints/ holds the committed pair (their run: results/runs/default-seed0.json) until the user's
-    own `python main.py` replaces them and writes checkpoints/metrics.json beside them."""
+    """checkpoints/ holds the committed pair (their run: results/runs/default-seed0.json) until the
+    user's own `python main.py` replaces them and writes checkpoints/metrics.json beside them."""
     own = ROOT / "checkpoints" / "metrics.json"
     metrics = json.loads((own if own.exists() else ROOT / "results" / "runs" / "default-seed0.json").read_text())
     for kind, m in metrics["models"].items():
@@ -33,7 +33,8 @@ SOURCES = {
     "quickstart": ("results/runs/quickstart-seed0.json", ["models", "rnn", "best", "val_acc"]),
     "sample": ("results/samples.json", [0, "text"]),
     "findings": ("results/bench.json", ["time_to_quality_ratio", "lstm"]),
-    "committed-run": ("results/runs/default-seed0.json", ["models", "rnn", "evaluation", "val_context_loss"]),
+    "committed-run": ("results/runs/default-seed0.json",
+                      ["models", "rnn", "evaluation", "val_context_loss"]),
     "comparison": ("results/runs/context60-seed1.json", ["models", "rnn", "best", "val_loss"]),
     "context": ("results/baseline-context60.json", ["results", 1, "unseen_loss"]),  # modified KN
     "baseline": ("results/baseline.json", ["results", 0, "val_loss"]),
@@ -50,22 +51,26 @@ def render(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("render", ROOT / "results" / "render.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    shutil.copytree(ROOT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "results", tmp_path / "results",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     monkeypatch.setattr(module, "ROOT", tmp_path)
     return module
 
 
 def changed(value):
-    return value + 0.1 if isinstance(value, float) else value + 1 if isinstance(value, int) else value + "!"
+    return value + 0.1 if isinstance(value, float) else value + 1 if isinstance(value,
+                                                                                int) else value + "!"
 
 
 @pytest.mark.parametrize("block", sorted(SOURCES) + ["recipe"])
-def test_the_check_fails_when_a_number_in_a_results_file_changes(render, tmp_path, monkeypatch, block):
+def test_the_check_fails_when_a_number_in_a_results_file_changes(render, tmp_path, monkeypatch,
+                                                                 block):
     render.main(["--check"])  # the copy is up to date
     before = render.BLOCKS[block]()
     if block == "recipe":  # rendered from main.py's recipe table rather than from a results file
-        monkeypatch.setitem(render.PER_MODEL, "lstm", render.PER_MODEL["lstm"] | dict(epochs=25))
+        recipe = render.RECIPES["default"]
+        monkeypatch.setitem(recipe, "lstm", recipe["lstm"] | dict(epochs=25))
     else:
         name, keys = SOURCES[block]
         data = json.loads((tmp_path / name).read_text())

@@ -15,9 +15,11 @@ import torch
 
 import main
 from conftest import ROOT, run_script
-from model import save_checkpoint, set_rng_state, VanillaRNN
+from main import set_rng_state
+from model import save_checkpoint, VanillaRNN
 
-SMALL = ["--hidden-size", "24", "--num-layers", "2", "--batch-size", "16", "--threads", "1", "--seed", "3",
+SMALL = ["--hidden-size", "24", "--num-layers", "2", "--batch-size", "16", "--threads", "1",
+         "--seed", "3",
          "--schedule", "cosine", "--warmup-steps", "5", "--dropout", "0.1", "--shift"]
 
 
@@ -38,7 +40,8 @@ def weights(path):
 
 
 def train_cmd(corpus, out, epochs=6):
-    return [sys.executable, "main.py", "--data", str(corpus), "--epochs", str(epochs), "--out-dir", str(out),
+    return [sys.executable, "main.py", "--data", str(corpus), "--epochs", str(epochs), "--out-dir",
+            str(out),
             "--figures-dir", str(out), *SMALL]
 
 
@@ -46,12 +49,15 @@ def test_killed_run_resumes_to_the_same_result_and_runs_are_deterministic(tmp_pa
     """Slow (about 20 s): three real training processes, one of them killed with SIGKILL mid-run."""
     env = dict(os.environ, MKL_CBWR="COMPATIBLE")
     for name in ("a", "b"):  # two uninterrupted runs: determinism
-        subprocess.run(train_cmd(tiny_corpus, tmp_path / name), cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(train_cmd(tiny_corpus, tmp_path / name), cwd=ROOT, env=env, check=True,
+                       capture_output=True)
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(train_cmd(tiny_corpus, killed), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen(train_cmd(tiny_corpus, killed), cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     last, deadline = killed / "rnn.last.pt", time.time() + 120
-    while time.time() < deadline and not (last.exists() and torch.load(last, weights_only=True)["epoch"] >= 2):
+    while time.time() < deadline and not (last.exists() and torch.load(last,
+                                                                       weights_only=True)["epoch"] >= 2):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -67,7 +73,8 @@ def test_killed_run_resumes_to_the_same_result_and_runs_are_deterministic(tmp_pa
         expected = weights(tmp_path / "a" / f"{kind}.pt")
         for other in (tmp_path / "b", killed):
             got = weights(other / f"{kind}.pt")
-            assert all(torch.equal(expected[k], got[k]) for k in expected), f"{kind} weights differ in {other}"
+            assert all(torch.equal(expected[k],
+                                   got[k]) for k in expected), f"{kind} weights differ in {other}"
     again = run_script("main.py", *train_cmd(tiny_corpus, killed)[2:], "--resume")  # all finished: nothing to do
     assert again.returncode == 0 and "rnn: finished epoch 6" in again.stdout and "lstm: finished epoch 6" in again.stdout
     assert " | train loss" not in again.stdout
@@ -75,28 +82,32 @@ def test_killed_run_resumes_to_the_same_result_and_runs_are_deterministic(tmp_pa
 
 def test_resume_refuses_other_settings_or_data(tmp_path, tiny_corpus):
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir", str(out),
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir",
+               str(out),
                "--figures-dir", str(out), *SMALL])
     before = (out / "rnn.pt").read_bytes()
-    result = run_script("main.py", "--data", tiny_corpus, "--epochs", "2", "--models", "rnn", "--out-dir", out,
+    result = run_script("main.py", "--data", tiny_corpus, "--epochs", "2", "--models", "rnn",
+                        "--out-dir", out,
                         "--figures-dir", out, *SMALL[:-1], "--lr", "0.5", "--resume")
     assert result.returncode == 1 and "cannot resume" in result.stderr
-    assert f"lr {main.PER_MODEL['rnn']['lr']} -> 0.5" in result.stderr  # the RNN's own learning rate, then 0.5
+    assert f"lr {main.RECIPES['default']['rnn']['lr']} -> 0.5" in result.stderr  # the RNN's own rate, then 0.5
     other = tmp_path / "other.txt"
     other.write_text(tiny_corpus.read_text() + "more text\n")
-    result = run_script("main.py", "--data", other, "--epochs", "2", "--models", "rnn", "--out-dir", out,
+    result = run_script("main.py", "--data", other, "--epochs", "2", "--models", "rnn", "--out-dir",
+                        out,
                         "--figures-dir", out, *SMALL, "--resume")
     assert result.returncode == 1 and "corpus sha256" in result.stderr
     assert (out / "rnn.pt").read_bytes() == before
     last = torch.load(out / "rnn.last.pt", weights_only=True)
     settings = dict(last["settings"])
-    del last["settings"]["init_gain"]  # a checkpoint from before --init-gain, trained at PyTorch's scale
-    main.check_resume(last, settings, last["corpus"], last["vocab"], "rnn.last.pt")
+    main.check_resume(last, settings | dict(epochs=9), last["corpus"], last["vocab"], "rnn.last.pt")  # may grow
     with pytest.raises(main.TrainingError, match="init_gain 1.0 -> 3.0"):
-        main.check_resume(last, settings | dict(init_gain=3.0), last["corpus"], last["vocab"], "rnn.last.pt")
+        main.check_resume(last, settings | dict(init_gain=3.0), last["corpus"], last["vocab"],
+                          "rnn.last.pt")
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(tmp_path, tiny_corpus, monkeypatch, capsys):
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(tmp_path, tiny_corpus,
+                                                                   monkeypatch, capsys):
     out = tmp_path / "run"
     real, calls = main.F.cross_entropy, []
 
@@ -107,7 +118,8 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(tmp_path, tin
 
     monkeypatch.setattr(main.F, "cross_entropy", failing)
     with pytest.raises(SystemExit) as exit_info:
-        main.main(["--data", str(tiny_corpus), "--epochs", "3", "--models", "rnn", "--out-dir", str(out),
+        main.main(["--data", str(tiny_corpus), "--epochs", "3", "--models", "rnn", "--out-dir",
+                   str(out),
                    "--figures-dir", str(out), *SMALL])
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
@@ -129,7 +141,8 @@ def test_ctrl_c_keeps_the_latest_state_and_writes_what_it_has(tmp_path, tiny_cor
 
     monkeypatch.setattr(main.F, "cross_entropy", interrupted)
     with pytest.raises(SystemExit) as exit_info:
-        main.main(["--data", str(tiny_corpus), "--epochs", "5", "--out-dir", str(out), "--figures-dir", str(out), *SMALL])
+        main.main(["--data", str(tiny_corpus), "--epochs", "5", "--out-dir", str(out),
+                   "--figures-dir", str(out), *SMALL])
     assert exit_info.value.code == 130
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["models"]) == ["rnn"] and len(metrics["models"]["rnn"]["history"]) == 2
@@ -137,27 +150,33 @@ def test_ctrl_c_keeps_the_latest_state_and_writes_what_it_has(tmp_path, tiny_cor
     assert torch.load(out / "rnn.last.pt", weights_only=True)["epoch"] == 2
 
 
-def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(tmp_path, tiny_corpus, capsys):
+def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(tmp_path, tiny_corpus,
+                                                                      capsys):
     first, second, fresh = tmp_path / "first", tmp_path / "second", tmp_path / "fresh"
     common = ["--data", str(tiny_corpus), "--models", "rnn", *SMALL]
     main.main([*common, "--epochs", "3", "--out-dir", str(first), "--figures-dir", str(first)])
-    main.main([*common, "--epochs", "1", "--out-dir", str(second), "--figures-dir", str(second), "--init-from", str(first)])
+    main.main([*common, "--epochs", "1", "--out-dir", str(second), "--figures-dir", str(second),
+               "--init-from", str(first)])
     main.main([*common, "--epochs", "1", "--out-dir", str(fresh), "--figures-dir", str(fresh)])
     loss = lambda d: json.loads((d / "metrics.json").read_text())["models"]["rnn"]["history"][0]["train_loss"]
     assert loss(second) < loss(fresh) - 0.1
-    assert torch.load(second / "rnn.last.pt", weights_only=True)["optimizer"]["state"][0]["step"] < 40
+    assert torch.load(second / "rnn.last.pt",
+                      weights_only=True)["optimizer"]["state"][0]["step"] < 40
     with pytest.raises(SystemExit):
-        main.main([*common, "--hidden-size", "16", "--epochs", "1", "--out-dir", str(tmp_path / "x"),
+        main.main([*common, "--hidden-size", "16", "--epochs", "1", "--out-dir",
+                   str(tmp_path / "x"),
                    "--figures-dir", str(tmp_path / "x"), "--init-from", str(first / "rnn.pt")])
     assert "model settings" in capsys.readouterr().err
 
 
 def test_rng_states_restore_from_a_checkpoint_mapped_to_another_device(tmp_path, tiny_corpus):
     """On a GPU, --resume reads <kind>.last.pt with every tensor mapped to the device, and
-    torch.set_rng_state and Generator.set_state accept only CPU byte tensors. Mapped to the meta device
-    (a stand-in for a GPU: its tensors hold no data the CPU can read), the saved states still restore."""
+    torch.set_rng_state and Generator.set_state accept only CPU byte tensors. Mapped to the meta
+    device (a stand-in for a GPU: its tensors hold no data the CPU can read), the saved states still
+    restore."""
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir", str(out),
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir",
+               str(out),
                "--figures-dir", str(out), *SMALL])
     on_meta = torch.load(out / "rnn.last.pt", map_location="meta", weights_only=True)
     assert on_meta["model"]["fc.weight"].device.type == "meta"
@@ -165,7 +184,8 @@ def test_rng_states_restore_from_a_checkpoint_mapped_to_another_device(tmp_path,
     for last in (on_meta, torch.load(out / "rnn.last.pt", weights_only=True)):
         generator = torch.Generator()
         set_rng_state(last["rng"], generator)
-        draws.append((torch.rand(4), torch.randperm(50, generator=generator), np.random.rand(2), random.random()))
+        draws.append((torch.rand(4), torch.randperm(50, generator=generator), np.random.rand(2),
+                      random.random()))
     for a, b in zip(*draws):
         assert torch.equal(torch.as_tensor(a), torch.as_tensor(b))
     torch.manual_seed(123)  # a different state, to show that restoring really moves it
