@@ -14,7 +14,10 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from dataset import Chunks, CorpusError, Vocab, known_ids, load_corpus, make_split, read_text
+import torch
+
+from dataset import HELD_OUT, Chunks, CorpusError, Vocab, known_ids, load_corpus, make_split, read_text
+from model import load_checkpoint
 
 
 class KneserNey:
@@ -73,6 +76,38 @@ def windows_of(chunks: Chunks, ids, vocab: Vocab) -> list[str]:
     return [vocab.decode(row) + vocab.chars[int(last)] for row, last in zip(x, y[:, -1])]
 
 
+def target_probs(model: KneserNey, windows: list[str], context: int = 0) -> list[float]:
+    """P(target) of each window's characters after the first 1 + context, in order."""
+    cache, probs = {}, []  # (context, char) pairs repeat a lot: compute each once
+    for w in windows:
+        for t in range(1 + context, len(w)):
+            key = (w[max(0, t - model.order + 1):t], w[t])
+            if key not in cache:
+                cache[key] = model.prob(key[1], key[0])
+            probs.append(cache[key])
+    return probs
+
+
+@torch.no_grad()
+def network_probs(net, chunks: Chunks, ids) -> torch.Tensor:
+    """The network's probability of every scored target of chunks `ids`, in the windows' order."""
+    probs = []
+    for start in range(0, len(ids), 1024):
+        x, y = chunks.batch(ids[start:start + 1024])
+        logits = net(x)[0][:, -y.shape[1]:].double()
+        probs.append(torch.softmax(logits, -1).gather(2, y[..., None]).flatten())
+    return torch.cat(probs)
+
+
+def mixture(net_p: dict, count_p: dict) -> dict:
+    """Interpolate the network's and the n-gram's next-character distributions, p = w net + (1 - w)
+    n-gram, with the one weight w (0, 0.01, ..., 1) that scores best on the dev plays; the loss of
+    each text at that weight."""
+    loss = lambda name, w: -torch.log(w * net_p[name] + (1 - w) * count_p[name]).mean().item()
+    weight = min((k / 100 for k in range(101)), key=lambda w: loss("dev", w))
+    return dict(weight=weight, **{f"{name}_loss": loss(name, weight) for name in net_p})
+
+
 def score(model: KneserNey, windows: list[str], context: int = 0) -> float:
     """Mean negative log-likelihood (nats/char) of each window's characters after the first 1 + context."""
     cache, nll, count = {}, 0.0, 0  # (context, char) pairs repeat a lot: compute each once
@@ -97,39 +132,63 @@ def main(argv=None):
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 chunk split")
     p.add_argument("--context", type=int, default=0,
                    help="score each chunk after its K preceding characters, as main.py --context does")
-    p.add_argument("--unseen", help="also score this text (chunks with unknown characters dropped)")
+    for name in HELD_OUT:  # --unseen, --dev, --test, as main.py scores them
+        p.add_argument(f"--{name}", help="also score this text (chunks with unknown characters dropped)")
+    p.add_argument("--mix", nargs="+", metavar="CHECKPOINT",
+                   help="with --dev: also score each network interpolated with the modified-KN n-gram of "
+                        "the last --orders, the weight chosen on the dev plays")
     p.add_argument("--out", help="write the numbers to this JSON file")
     args = p.parse_args(argv)
     try:
         text, vocab, data = load_corpus(args.data, args.seq_len)
-        unseen = args.unseen and read_text(args.unseen)
+        held_texts = {name: read_text(getattr(args, name)) for name in HELD_OUT if getattr(args, name)}
     except CorpusError as e:
         p.exit(1, f"baseline.py: error: {e}\n")
     split = make_split(data, args.seq_len, 0, vocab.pad, args.split_seed)  # counts never see a burn-in
     fed = Chunks(data, args.seq_len, args.context, vocab.pad)
     train, val = windows_of(split.chunks, split.train, vocab), windows_of(fed, split.val, vocab)
-    if unseen:
-        unseen_chunks = Chunks(vocab.encode(unseen, unknown=-1), args.seq_len, args.context,
-                               vocab.pad)
-        unseen_windows = windows_of(unseen_chunks, known_ids(unseen_chunks), vocab)
+    held_out, scored = {}, {"val": (fed, split.val)}  # scored: the chunks a mixture is scored on
+    for name, held in held_texts.items():
+        chunks = Chunks(vocab.encode(held, unknown=-1), args.seq_len, args.context, vocab.pad)
+        scored[name] = (chunks, known_ids(chunks))
+        held_out[name] = windows_of(chunks, scored[name][1], vocab)
     results = []
     for discounts in args.discounts:
         for order in args.orders:
             model = KneserNey(order, len(vocab), discounts).fit(train)
             row = dict(order=order, discounts=discounts, val_loss=score(model, val, args.context))
-            if unseen:
-                row["unseen_loss"] = score(model, unseen_windows, args.context)
+            for name, windows in held_out.items():
+                row[f"{name}_loss"] = score(model, windows, args.context)
             results.append(row)
             print(f"order {order}, {discounts} discount(s): val {row['val_loss']:.4f} nats/char "
                   f"({row['val_loss'] / math.log(2):.4f} bits/char)"
-                  + (f" | unseen {row['unseen_loss']:.4f}" if unseen else ""), flush=True)
+                  + "".join(f" | {name} {row[f'{name}_loss']:.4f}" for name in held_out), flush=True)
+    mixed = {}
+    if args.mix:
+        if "dev" not in held_out:
+            p.exit(1, "baseline.py: error: --mix needs --dev: the weight is chosen on the dev plays\n")
+        counts = KneserNey(args.orders[-1], len(vocab), 3).fit(train)
+        windows = {"val": val} | held_out
+        count_p = {name: torch.tensor(target_probs(counts, w, args.context), dtype=torch.float64)
+                   for name, w in windows.items()}
+        for path in args.mix:
+            net, ckpt = load_checkpoint(path)
+            if ckpt["vocab"] != vocab.chars:
+                p.exit(1, f"baseline.py: error: {path} has another vocabulary than {args.data}\n")
+            net_p = {name: network_probs(net, *scored[name]) for name in windows}
+            mixed[net.config["kind"]] = dict(checkpoint=str(path), order=args.orders[-1],
+                                             **mixture(net_p, count_p))
+            print(f"{path} mixed with the {args.orders[-1]}-gram: "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in mixed[net.config["kind"]].items()
+                              if k.endswith("loss") or k == "weight"), flush=True)
     if args.out:
         out = dict(command="python baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
                    data=args.data, seq_len=args.seq_len, split_seed=args.split_seed,
-                   context=args.context,
-                   val_chunks=len(val),
-                   unseen=args.unseen,
-                   unseen_chunks=len(unseen_windows) if unseen else 0, results=results)
+                   context=args.context, val_chunks=len(val), results=results)
+        for name in HELD_OUT:
+            out |= {name: getattr(args, name), f"{name}_chunks": len(held_out.get(name, []))}
+        if mixed:
+            out["mixture"] = mixed
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
 

@@ -19,6 +19,11 @@ from pathlib import Path
 import torch
 
 
+# Texts the best checkpoints are also scored on (data/prepare.py --source tinyshakespeare writes them).
+HELD_OUT = {"unseen": "plays neither model saw", "dev": "unseen plays, for choosing settings",
+            "test": "unseen plays, for reporting"}
+
+
 class CorpusError(ValueError):
     """A corpus that cannot be used; the message is one line, fit for the user."""
 

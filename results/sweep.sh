@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The tuning sweep behind the default recipe: every run trains on the reference file (seed 0 unless its
 # name says otherwise) and is judged by best validation loss (same split, same 30-character zero-state
-# protocol). Every setting is spelled out, so a run means the same whatever main.py's defaults are.
+# protocol), the runs named -dev- also by their score on the dev plays. Every setting is spelled out,
+# so a run means the same whatever main.py's defaults are.
 # Usage: bash results/sweep.sh NAME...   (each NAME below; metrics land in results/sweep/NAME.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
+DEV="--dev ${DEV_FILE:-data/shakespeare_dev.txt}"  # the runs named -dev- are chosen on the dev plays
 declare -A RUNS=(
   [lstm-lr3e-3]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --batch-size 64 --dropout 0 --no-shift --beta2 0.999 --ema 0 --init-gain 1"
   [lstm-lr3e-3-shift]="--models lstm --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 40 --lr 3e-3 --shift --batch-size 64 --dropout 0 --beta2 0.999 --ema 0 --init-gain 1"
@@ -39,6 +41,17 @@ declare -A RUNS=(
   [lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --dropout 0.1 --ema 0.99 --init-gain 3"
   [lstm-e20-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 20 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --dropout 0.1 --ema 0.99 --init-gain 3"
   [rnn-e14-bs32-lr4e-3-shift-ema0.99-gain2]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --dropout 0 --ema 0.99 --init-gain 2"
+  [rnn-dev-noise0.05]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --ema 0.99 --init-gain 1 --dropout 0 --embed-dropout 0 --output-dropout 0 --weight-decay 0 --input-noise 0.05 $DEV"
+  [rnn-dev-wd0.1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --ema 0.99 --init-gain 1 --dropout 0 --embed-dropout 0 --output-dropout 0 --weight-decay 0.1 --input-noise 0 $DEV"
+  [rnn-dev-embdrop0.1-outdrop0.1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --ema 0.99 --init-gain 1 --dropout 0 --embed-dropout 0.1 --output-dropout 0.1 --weight-decay 0 --input-noise 0 $DEV"
+  [lstm-dev-drop0.3]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.3 --embed-dropout 0 --output-dropout 0 --weight-decay 0 --input-noise 0 $DEV"
+  [lstm-dev-embdrop0.1-outdrop0.2]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.1 --embed-dropout 0.1 --output-dropout 0.2 --weight-decay 0 --input-noise 0 $DEV"
+  [lstm-dev-wd0.1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.1 --embed-dropout 0 --output-dropout 0 --weight-decay 0.1 --input-noise 0 $DEV"
+  [lstm-dev-noise0.05]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.1 --embed-dropout 0 --output-dropout 0 --weight-decay 0 --input-noise 0.05 $DEV"
+  [rnn-dev-wd0.3]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --ema 0.99 --init-gain 1 --dropout 0 --embed-dropout 0 --output-dropout 0 --weight-decay 0.3 --input-noise 0 $DEV"
+  [rnn-dev-wd1]="--models rnn --schedule cosine --warmup-steps 200 --grad-clip 1 --epochs 14 --lr 4e-3 --beta2 0.999 --shift --batch-size 32 --ema 0.99 --init-gain 1 --dropout 0 --embed-dropout 0 --output-dropout 0 --weight-decay 1 --input-noise 0 $DEV"
+  [lstm-dev-wd0.3]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.1 --embed-dropout 0 --output-dropout 0 --weight-decay 0.3 --input-noise 0 $DEV"
+  [lstm-dev-wd1]="--models lstm --schedule cosine --warmup-steps 100 --grad-clip 1 --epochs 24 --lr 3e-3 --beta2 0.99 --shift --batch-size 16 --ema 0.99 --init-gain 3 --dropout 0.1 --embed-dropout 0 --output-dropout 0 --weight-decay 1 --input-noise 0 $DEV"
 )
 for name in "$@"; do
   python main.py --data "$DATA" ${RUNS[$name]} --out-dir "runs/sweep/$name" --figures-dir "runs/sweep/$name"

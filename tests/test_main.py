@@ -208,3 +208,25 @@ def test_missing_default_corpus_is_prepared_first(tmp_path, tiny_corpus, monkeyp
                str(tmp_path / "o"),
                "--figures-dir", str(tmp_path / "o"), *SMALL])
     assert calls == ["gutenberg"] and "is missing: preparing it with data/prepare.py" in capsys.readouterr().out
+
+
+def test_rescore_adds_the_held_out_scores_to_the_runs_own_metrics(tmp_path, tiny_corpus, capsys):
+    out = tmp_path / "ckpt"
+    main.main(["--data", str(tiny_corpus), "--epochs", "1", "--models", "rnn", "--out-dir", str(out),
+               "--figures-dir", str(tmp_path), *SMALL])
+    metrics = out / "metrics.json"
+    before = json.loads(metrics.read_text())
+    (tmp_path / "dev.txt").write_text(tiny_corpus.read_text()[:3000])
+    main.main(["--data", str(tiny_corpus), "--eval-only", "--models", "rnn", "--out-dir", str(out),
+               "--dev", str(tmp_path / "dev.txt"), "--rescore", str(metrics)])
+    after = json.loads(metrics.read_text())
+    ev = after["models"]["rnn"]["evaluation"]
+    assert f"dev {ev['dev_loss']:.4f}" in capsys.readouterr().out and ev["dev_chunks"] == 99
+    assert {k: v for k, v in ev.items() if not k.startswith("dev")} == before["models"]["rnn"]["evaluation"]
+    assert after["rescored"][0].startswith("python main.py") and "--rescore" in after["rescored"][0]
+    other = json.loads(metrics.read_text())
+    other["models"]["rnn"]["best"]["val_loss"] += 1
+    metrics.write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="not the best checkpoint of the run"):
+        main.main(["--data", str(tiny_corpus), "--eval-only", "--models", "rnn", "--out-dir", str(out),
+                   "--dev", str(tmp_path / "dev.txt"), "--rescore", str(metrics)])

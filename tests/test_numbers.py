@@ -296,3 +296,68 @@ def test_the_temperature_study_measures_what_the_distribution_implies(tmp_path):
         assert row["nll_at_t1"] == pytest.approx(-(pt * p1.log()).sum().item(), abs=0.05)
     dist = result["context"]["distribution"]["0.7"]
     assert dist == pytest.approx(torch.softmax(logits.double() / 0.7, -1).tolist(), abs=1e-6)
+
+
+def test_held_out_plays_are_scored_per_character_without_the_chunks_holding_unknown_characters(
+        tmp_path, tiny_corpus):
+    """--dev and --test score like the validation chunks: every chunk of the text free of characters
+    outside the vocabulary, per character, computed here by slicing the text by hand."""
+    text = tiny_corpus.read_text()
+    held = text[:2000] + "Zebra~" + text[2000:4000]  # '~' is not in the vocabulary: its chunk is dropped
+    (tmp_path / "dev.txt").write_text(held)
+    out = tmp_path / "run"
+    main.main(["--data", str(tiny_corpus), "--models", "rnn", "--epochs", "1", "--dev", str(tmp_path / "dev.txt"),
+               "--test", str(tmp_path / "dev.txt"), "--out-dir", str(out), "--figures-dir", str(out), *TINY])
+    evaluation = json.loads((out / "metrics.json").read_text())["models"]["rnn"]["evaluation"]
+    vocab = set(text)
+    ids = [i for i in range((len(held) - 1) // 30) if set(held[30 * i:30 * i + 31]) <= vocab]
+    assert evaluation["dev_chunks"] == len(ids) and evaluation["dev_dropped"] == (len(held) - 1) // 30 - len(ids)
+    model, _ = load_checkpoint(out / "rnn.pt")
+    sorted_vocab = sorted(vocab)
+    encode = lambda s: [sorted_vocab.index(c) for c in s]
+    x = torch.tensor([encode(held[30 * i:30 * i + 30]) for i in ids])
+    y = torch.tensor([encode(held[30 * i + 1:30 * i + 31]) for i in ids])
+    loss, acc = score_at_once(model, x, y)
+    assert evaluation["dev_loss"] == pytest.approx(loss, abs=1e-5) == evaluation["test_loss"]
+    assert evaluation["dev_acc"] == pytest.approx(acc)
+
+
+def test_the_mixture_weight_is_the_one_best_on_the_dev_plays():
+    """Where the network is right and the n-gram wrong on dev, the weight is 1; its losses are then
+    those of p = w net + (1 - w) n-gram on each text, by hand."""
+    net = {"dev": torch.tensor([0.9, 0.8]), "test": torch.tensor([0.5, 0.25])}
+    counts = {"dev": torch.tensor([0.1, 0.2]), "test": torch.tensor([0.25, 0.5])}
+    assert baseline.mixture(net, counts) == dict(
+        weight=1.0, dev_loss=pytest.approx(-(math.log(0.9) + math.log(0.8)) / 2),
+        test_loss=pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2))
+    even = {"dev": torch.tensor([0.6, 0.2]), "test": torch.tensor([0.6, 0.2])}
+    swapped = {"dev": torch.tensor([0.2, 0.6]), "test": torch.tensor([0.2, 0.6])}
+    mixed = baseline.mixture(even, swapped)  # -log(w a + (1-w) b) summed is least at w = 1/2 by symmetry
+    assert mixed["weight"] == 0.5 and mixed["dev_loss"] == pytest.approx(-math.log(0.4))
+
+
+def test_input_noise_replaces_inputs_at_its_rate_and_never_the_targets():
+    trainer = main.Trainer(None, None, 0.0, None, torch.Generator().manual_seed(0), None, 0.25, 50)
+    x = torch.zeros(400, 30, dtype=torch.long)
+    noised = trainer.noised(x)
+    changed = (noised != x).float().mean().item()
+    assert changed == pytest.approx(0.25 * 49 / 50, abs=0.01)  # a replacement may draw the same index
+    assert noised.max() < 50 and torch.equal(main.Trainer(None, None, 0.0, None, None, None).noised(x), x)
+
+
+def test_embedding_and_output_dropout_act_in_training_only_and_weight_decay_spares_biases(tiny_corpus):
+    torch.manual_seed(0)
+    model = build_model(dict(kind="lstm", vocab_size=20, hidden_size=16, num_layers=2, embed_dropout=0.5,
+                             output_dropout=0.5))
+    x = torch.randint(0, 20, (4, 12))
+    model.train()
+    assert not torch.equal(model(x)[0], model(x)[0])  # two draws of the masks
+    model.eval()
+    assert torch.equal(model(x)[0], model(x)[0])
+    _, vocab, data = load_corpus(tiny_corpus)
+    settings = main.resolve("rnn", "default", vars(main.get_args(["--weight-decay", "0.1", "--hidden-size", "8"])))
+    model, run = main.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")
+    assert type(run.optimizer) is torch.optim.AdamW
+    decay = {id(p): g["weight_decay"] for g in run.optimizer.param_groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        assert decay[id(p)] == (0.1 if p.dim() > 1 else 0.0), name

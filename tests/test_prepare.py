@@ -13,12 +13,17 @@ def test_tinyshakespeare_is_sliced_and_verified_from_a_local_file(tmp_path, monk
     (tmp_path / "input.txt").write_text(full)
     facts = lambda text: dict(chars=len(text), vocab_size=len(set(text)),
                               sha256=hashlib.sha256(text.encode()).hexdigest())
+    monkeypatch.setattr(prepare, "TEST_START", 290_000)
     monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare", facts(full[:268_330]))
     monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare-unseen", facts(full[268_330:]))
+    monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare-dev", facts(full[268_330:290_000]))
+    monkeypatch.setitem(prepare.SOURCES, "tinyshakespeare-test", facts(full[290_000:]))
     out = prepare.prepare("tinyshakespeare", tmp_path / "train.txt",
                           input_txt=tmp_path / "input.txt")
     assert out.read_text() == full[:268_330]
     assert (tmp_path / "shakespeare_unseen.txt").read_text() == full[268_330:]  # the rest, no offset needed
+    assert (tmp_path / "shakespeare_dev.txt").read_text() == full[268_330:290_000]
+    assert (tmp_path / "shakespeare_test.txt").read_text() == full[290_000:]
     (tmp_path / "input.txt").write_text(full[:-1] + "x")  # the training part is right, the unseen part not
     with pytest.raises(ValueError,
                        match="tinyshakespeare-unseen corpus differs from the recorded one"):
@@ -34,6 +39,9 @@ def test_the_real_reference_file_verifies(tmp_path):
     unseen = hashlib.sha256((tmp_path / "shakespeare_unseen.txt").read_bytes()).hexdigest()
     assert unseen == prepare.SOURCES["tinyshakespeare-unseen"]["sha256"]
     assert out.read_text() + (tmp_path / "shakespeare_unseen.txt").read_text() == SHARED.read_text()
+    dev, test = ((tmp_path / f"shakespeare_{n}.txt").read_text() for n in ("dev", "test"))
+    assert dev + test == (tmp_path / "shakespeare_unseen.txt").read_text()
+    assert test.startswith("ARCHIDAMUS:\n") and dev.startswith("\nKING RICHARD III:")
 
 
 def test_gutenberg_corpus_from_the_registry(tmp_path):

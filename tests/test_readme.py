@@ -30,6 +30,7 @@ def test_the_checkpoints_agree_with_the_run_that_wrote_them():
 # For each rendered block, one value in the file it is rendered from (a path into the JSON).
 SOURCES = {
     "headline": ("results/runs/default-seed1.json", ["models", "lstm", "best", "val_loss"]),
+    "held-out": ("results/mixture.json", ["mixture", "lstm", "test_loss"]),
     "quickstart": ("results/runs/quickstart-seed0.json", ["models", "rnn", "best", "val_acc"]),
     "sample": ("results/samples.json", [0, "text"]),
     "findings": ("results/bench.json", ["time_to_quality_ratio", "lstm"]),
