@@ -37,19 +37,17 @@ EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever i
 
 # The training recipes: the study's, exactly, and our default, per model (the sweep that chose it
 # is in results/README.md). A flag given on the command line overrides the recipe, for every model.
-# Regularisers under trial on the dev plays (results/README.md): off in both recipes.
-TRIALS = dict(embed_dropout=0.0, output_dropout=0.0, weight_decay=0.0, input_noise=0.0)
 STUDY = dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, warmup_steps=0, schedule="constant",
-             grad_clip=0.0, dropout=0.0, shift=False, ema=0.0, init_gain=1.0, **TRIALS)
+             grad_clip=0.0, dropout=0.0, shift=False, ema=0.0, init_gain=1.0, weight_decay=0.0)
 RECIPES = {
     "reference": {"rnn": STUDY, "lstm": STUDY},
     "default": {
         "rnn": dict(epochs=14, batch_size=32, lr=4e-3, beta2=0.999, warmup_steps=200,
                     schedule="cosine", grad_clip=1.0, dropout=0.0, shift=True, ema=0.99,
-                    init_gain=1.0, **TRIALS),
+                    init_gain=1.0, weight_decay=0.1),
         "lstm": dict(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, warmup_steps=100,
                      schedule="cosine", grad_clip=1.0, dropout=0.1, shift=True, ema=0.99,
-                     init_gain=3.0, **TRIALS)},
+                     init_gain=3.0, weight_decay=0.1)},
 }
 TRAINING = tuple(STUDY)  # what a recipe sets
 MODEL = ("seq_len", "context", "hidden_size", "num_layers", "seed", "split_seed")  # shared by models
@@ -126,15 +124,8 @@ def get_args(argv=None):
     r.add_argument("--ema", type=number(float, strict=False, below=1),
                    help="validate and keep a moving average of the weights, this decay per step; "
                         f"0: the weights as trained {recipe_default('ema')}")
-    r.add_argument("--embed-dropout", type=number(float, strict=False, below=1),
-                   help=f"dropout on the embedding's output {recipe_default('embed_dropout')}")
-    r.add_argument("--output-dropout", type=number(float, strict=False, below=1),
-                   help=f"dropout before the read-out {recipe_default('output_dropout')}")
     r.add_argument("--weight-decay", type=number(float, strict=False),
                    help=f"AdamW's decay of the weight matrices {recipe_default('weight_decay')}")
-    r.add_argument("--input-noise", type=number(float, strict=False, below=1),
-                   help="replace each training input character by a random one with this chance "
-                        f"{recipe_default('input_noise')}")
     r.add_argument("--init-gain", type=number(float),
                    help=f"scale the recurrent initial weights by this {recipe_default('init_gain')}")
     p.add_argument("--seq-len", type=number(int), default=30,
@@ -183,18 +174,8 @@ class Trainer:
     scheduler: torch.optim.lr_scheduler.LambdaLR
     grad_clip: float  # 0: off
     ema: AveragedModel | None  # the moving average of the weights, validated and kept
-    generator: torch.Generator  # shuffling, shifts and input noise
+    generator: torch.Generator  # shuffling and shifts
     shiftable: torch.Tensor | None  # per chunk id: may it move right (None: no chunk moves)
-    input_noise: float = 0.0  # the chance that a training input character is replaced at random
-    vocab_size: int = 0
-
-    def noised(self, x: torch.Tensor) -> torch.Tensor:
-        """The inputs with characters replaced by random ones (targets stay): data noising."""
-        if not self.input_noise:
-            return x
-        replace = torch.rand(x.shape, generator=self.generator) < self.input_noise
-        noise = torch.randint(self.vocab_size, x.shape, generator=self.generator)
-        return torch.where(replace, noise, x)
 
     def shifts(self, ids: torch.Tensor, seq_len: int) -> torch.Tensor | None:
         if self.shiftable is None:
@@ -236,9 +217,7 @@ def run_epoch(model, chunks: Chunks, ids, batch_size: int, device, trainer: Trai
         for step, start in enumerate(steps):
             batch_ids = ids[start:start + batch_size]
             shifts = trainer.shifts(batch_ids, chunks.seq_len) if trainer is not None else None
-            x, y = chunks.batch(batch_ids, shifts)
-            x = trainer.noised(x) if trainer is not None else x
-            x, y = x.to(device), y.to(device)
+            x, y = (t.to(device) for t in chunks.batch(batch_ids, shifts))
             logits = model(x)[0][:, -y.shape[1]:]  # (B, L, V): the burn-in positions are not scored
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
             if trainer is not None:
@@ -280,8 +259,7 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: Split, dev
     random.seed(settings["seed"])
     generator = torch.Generator().manual_seed(settings["seed"])
     config = dict(kind=kind, vocab_size=vocab_size, hidden_size=settings["hidden_size"],
-                  num_layers=settings["num_layers"], dropout=settings["dropout"],
-                  embed_dropout=settings["embed_dropout"], output_dropout=settings["output_dropout"])
+                  num_layers=settings["num_layers"], dropout=settings["dropout"])
     model = build_model(config).to(device)
     scale_init(model, settings["init_gain"])
     # fused: one kernel over all parameters (a loop over tensors took 10-20% of an LSTM step)
@@ -300,8 +278,7 @@ def setup_training(kind: str, settings: dict, vocab_size: int, split: Split, dev
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(settings["ema"]))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     shiftable = split.shiftable if settings["shift"] else None
-    return model, Trainer(optimizer, scheduler, settings["grad_clip"], ema, generator, shiftable,
-                          settings["input_noise"], vocab_size)
+    return model, Trainer(optimizer, scheduler, settings["grad_clip"], ema, generator, shiftable)
 
 
 def rng_state(generator: torch.Generator) -> dict:

@@ -26,18 +26,14 @@ class CharRNN(nn.Module):
     fast_rnn = True  # the RNN on the CPU: tanh_recurrence instead of calling nn.RNN (same numbers)
 
     def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4,
-                 dropout: float = 0.0, embed_dropout: float = 0.0, output_dropout: float = 0.0):
+                 dropout: float = 0.0):
         super().__init__()
         self.config = dict(kind=self.kind, vocab_size=vocab_size, hidden_size=hidden_size,
-                           num_layers=num_layers, dropout=dropout, embed_dropout=embed_dropout,
-                           output_dropout=output_dropout)
+                           num_layers=num_layers, dropout=dropout)
         self.embedding = nn.Embedding(vocab_size, hidden_size)
         self.rnn = RECURRENT[self.kind](hidden_size, hidden_size, num_layers=num_layers,
                                         dropout=dropout, batch_first=True)
         self.fc = nn.Linear(hidden_size, vocab_size)
-        # dropout on the embedding's output and before the read-out: no parameters of their own
-        self.embed_dropout = nn.Dropout(embed_dropout)
-        self.output_dropout = nn.Dropout(output_dropout)
 
     def forward(self, x: torch.Tensor, hidden=None):
         """x: (B, T) character indices -> logits (B, T, V) and the final hidden state."""
@@ -45,15 +41,10 @@ class CharRNN(nn.Module):
             hidden = self.init_hidden(x.shape[0], x.device)
         fast = self.kind == "rnn" and self.fast_rnn and x.device.type == "cpu"
         if fast and not (self.training and self.rnn.dropout):
-            inputs = self.drop(self.embed_dropout, self.embedding(x.t()))
-            out, hidden = tanh_recurrence(self.rnn, inputs, hidden)  # time-major
-            return self.fc(self.drop(self.output_dropout, out)).transpose(0, 1), hidden
-        out, hidden = self.rnn(self.drop(self.embed_dropout, self.embedding(x)), hidden)  # (B, T, H)
-        return self.fc(self.drop(self.output_dropout, out)), hidden
-
-    def drop(self, dropout: nn.Dropout, x: torch.Tensor) -> torch.Tensor:
-        """`dropout` where it drops anything (no random draw otherwise, so p = 0 changes nothing)."""
-        return dropout(x) if self.training and dropout.p else x
+            out, hidden = tanh_recurrence(self.rnn, self.embedding(x.t()), hidden)  # time-major
+            return self.fc(out).transpose(0, 1), hidden
+        out, hidden = self.rnn(self.embedding(x), hidden)  # out: (B, T, H)
+        return self.fc(out), hidden
 
     @torch.no_grad()
     def step(self, x: torch.Tensor, hidden):

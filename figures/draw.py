@@ -76,12 +76,12 @@ def draw_seeds(curves: dict, ngram: tuple, path) -> None:
 
 
 def draw_comparison(rows: dict, ngram: dict, path) -> None:
-    """comparison.png: validation and unseen-plays loss, mean ± std over seeds, of both models under
+    """comparison.png: validation and test-plays loss, mean ± std over seeds, of both models under
     both recipes; the n-gram as a line. rows: {(kind, recipe): {"val": [...], "unseen": [...]}}."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     recipes = list(dict.fromkeys(recipe for _, recipe in rows))
-    for ax, split, title in zip(axes, ("val", "unseen"), ("validation chunks", "unseen plays")):
+    for ax, split, title in zip(axes, ("val", "unseen"), ("validation chunks", "test plays")):
         for i, kind in enumerate(("rnn", "lstm")):
             x = np.arange(len(recipes)) + (i - 0.5) * 0.25
             values = [rows[(kind, r)][split] for r in recipes]

@@ -41,7 +41,9 @@ def runs(recipe: str) -> list[dict]:
 def per_seed(recipe: str, kind: str, key: str) -> list[float]:
     """One number per seed run: 'val' (best val loss), 'val_acc', 'unseen', 'unseen_acc', 'context',
     'epoch', 'wall'."""
+    held = lambda key: lambda r: r["evaluation"].get(key)  # None where a run was not scored on it
     pick = {"val": lambda r: r["best"]["val_loss"], "val_acc": lambda r: r["best"]["val_acc"],
+            "dev": held("dev_loss"), "test": held("test_loss"), "test_acc": held("test_acc"),
             "unseen": lambda r: r["evaluation"]["unseen_loss"],
             "unseen_acc": lambda r: r["evaluation"]["unseen_acc"],
             "context": lambda r: r["evaluation"]["val_context_loss"],
@@ -51,11 +53,11 @@ def per_seed(recipe: str, kind: str, key: str) -> list[float]:
 
 
 def mean(values: list) -> float:
-    return statistics.mean(values)
+    return statistics.mean(v for v in values if v is not None)
 
 
 def mean_std(values: list, fmt: str = ".4f", scale: float = 1.0) -> str:
-    values = [scale * v for v in values]
+    values = [scale * v for v in values if v is not None]
     if len(values) < 2:
         return format(values[0], fmt) if values else "-"
     return f"{mean(values):{fmt}} ± {statistics.stdev(values):{fmt}}"
@@ -65,12 +67,12 @@ def ngram(context: int = 0) -> dict:
     """The modified-KN 6-gram's row of the baseline run (scored without or with preceding characters)."""
     b = load("results/baseline.json" if context == 0 else f"results/baseline-context{context}.json")
     row = next(r for r in b["results"] if (r["order"], r["discounts"]) == NGRAM)
-    return row | dict(val_chunks=b["val_chunks"], unseen_chunks=b["unseen_chunks"])
+    return row | {k: v for k, v in b.items() if k.endswith("_chunks")}
 
 
 def shown(command: str) -> str:
     """A recorded command without the machine's own paths (data, unseen text, output folders)."""
-    drop = {"--data", "--unseen", "--unseen-start", "--out-dir", "--figures-dir"}
+    drop = {"--data", "--unseen", "--dev", "--test", "--unseen-start", "--out-dir", "--figures-dir"}
     words, kept = command.split(), []
     for i, word in enumerate(words):
         if word not in drop and (i == 0 or words[i - 1] not in drop):
@@ -79,14 +81,14 @@ def shown(command: str) -> str:
 
 
 def headline() -> str:
-    lines = ["| model | trained with | seeds | validation loss | val acc | unseen-plays loss | unseen acc |",
+    lines = ["| model | trained with | seeds | validation loss | val acc | test-plays loss | test acc |",
              "|---|---|---|---|---|---|---|"]
     for kind in KINDS:
         for recipe, label in LABELS.items():
             cells = [mean_std(per_seed(recipe, kind, "val")),
                      mean_std(per_seed(recipe, kind, "val_acc"), ".2f", 100) + "%",
-                     mean_std(per_seed(recipe, kind, "unseen")),
-                     mean_std(per_seed(recipe, kind, "unseen_acc"), ".2f", 100) + "%"]
+                     mean_std(per_seed(recipe, kind, "test")),
+                     mean_std(per_seed(recipe, kind, "test_acc"), ".2f", 100) + "%"]
             name = f"**{kind.upper()}**" if recipe == "default" else kind.upper()
             lines.append(f"| {name} | {label} | {len(per_seed(recipe, kind, 'val'))} | "
                          + " | ".join(cells) + " |")
@@ -94,12 +96,14 @@ def headline() -> str:
                      f"{REFERENCE[kind]['val_acc']:.2%} | | |")
     g = ngram()
     lines.append(f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
-                 f"{g['val_loss']:.4f} | | {g['unseen_loss']:.4f} | |")
+                 f"{g['val_loss']:.4f} | | {g['test_loss']:.4f} | |")
     lines += ["",
               f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
-              f"{g['val_chunks']:,} validation chunks of the study's file, and {g['unseen_chunks']:,} "
-              "chunks of the rest of tiny-shakespeare, plays neither model saw. Mean ± std over seeds, "
-              "from `results/runs/` and `results/baseline.json` (`bash results/experiments.sh`)."]
+              f"{g['val_chunks']:,} validation chunks of the study's file, and {g['test_chunks']:,} "
+              "chunks of the test plays (*The Winter's Tale*, *Measure for Measure*, *The Taming of the "
+              "Shrew*, *The Tempest*), which neither model saw and no setting was chosen on. Mean ± std "
+              "over seeds, from `results/runs/` and `results/baseline.json` "
+              "(`bash results/experiments.sh`)."]
     return "\n".join(lines)
 
 
@@ -134,6 +138,7 @@ def recipe() -> str:
     cols = [("epochs", "epochs"), ("batch_size", "batch"), ("lr", "lr"), ("beta2", "Adam beta2"),
             ("warmup_steps", "warm-up steps"), ("schedule", "schedule"), ("grad_clip", "clip"),
             ("dropout", "dropout"), ("shift", "shifted chunks"), ("ema", "weight average"),
+            ("weight_decay", "weight decay"),
             ("init_gain", "initial gain")]
     def fmt(v):
         if isinstance(v, bool):
@@ -160,14 +165,15 @@ FINDINGS = [
     """**Trained well, the {val_winner} wins on the two plays:** LSTM {lstm}, RNN {rnn}{every}. The
     recipe moves the LSTM by {gain:.2f} nats/char, {more} than the {gap:.3f} between the
     architectures. [Recipe sweep](results/README.md#how-the-default-recipe-was-chosen)""",
-    """**On plays neither saw, the {unseen_winner} is ahead:** RNN {unseen_rnn}, LSTM
-    {unseen_lstm}{fitting}. [Comparison](results/README.md#rnn-or-lstm)""",
-    """**The count model is the bar on unseen text:** the modified Kneser-Ney 6-gram scores
-    {ngram_val:.4f} on validation and {ngram_unseen:.4f} on the unseen plays; the default LSTM is
-    {below_val} it on validation, and {below_unseen} on the unseen plays. On the test plays (seed 0)
-    it scores {ngram_test:.4f} against RNN {rnn_test:.4f} and LSTM {lstm_test:.4f}; the two
-    interpolated with one weight chosen on the dev plays beat all three: {mix_rnn:.4f} and
-    {mix_lstm:.4f}. [Dev and test plays](results/README.md#dev-and-test-plays)""",
+    """**On the test plays the {unseen_winner} is ahead:** RNN {unseen_rnn}, LSTM {unseen_lstm}
+    with the default recipe; under the study's settings RNN {ref_test_rnn}, LSTM
+    {ref_test_lstm}{fitting}. [Comparison](results/README.md#rnn-or-lstm)""",
+    """**Against the count model on the test plays:** the modified Kneser-Ney 6-gram scores
+    {ngram_val:.4f} on validation and {ngram_test:.4f} on the test plays; the default LSTM, its
+    weight decay chosen on the dev plays, is {below_val} it on validation and {below_unseen} it on the
+    test plays ({lstm_test_mean:.4f}, mean of {seeds} seeds). Interpolated with the n-gram, one weight
+    chosen on the dev plays, the seed-0 networks score RNN {mix_rnn:.4f} and LSTM {mix_lstm:.4f}.
+    [Dev and test plays](results/README.md#dev-and-test-plays)""",
     """**The chunking costs more than the choice of model:** feeding each validation chunk its
     {context} preceding characters first lowers the loss to {fed_rnn:.4f} (RNN) and {fed_lstm:.4f}
     (LSTM). [Context](results/README.md#context)""",
@@ -182,7 +188,8 @@ FINDINGS = [
 def findings() -> str:
     ref = {k: per_seed("reference", k, "val") for k in KINDS}
     dflt = {k: per_seed("default", k, "val") for k in KINDS}
-    unseen = {k: per_seed("default", k, "unseen") for k in KINDS}
+    unseen = {k: per_seed("default", k, "test") for k in KINDS}
+    ref_test = {k: per_seed("reference", k, "test") for k in KINDS}
     winner = lambda d: "LSTM" if mean(d["lstm"]) < mean(d["rnn"]) else "RNN"
     val_winner, unseen_winner = winner(dflt), winner(unseen)
     every = all((l < r) == (val_winner == "LSTM") for l, r in zip(dflt["lstm"], dflt["rnn"]))
@@ -192,11 +199,9 @@ def findings() -> str:
     bug = load("results/temperature.json")["reference_sampler"]["first_char_share"].values()
     speed = load("results/bench.json")["time_to_quality_ratio"]
     committed = load("results/runs/default-seed0.json")["models"]["lstm"]["evaluation"]
-    seed0 = {k: load("results/runs/default-seed0.json")["models"][k]["evaluation"] for k in KINDS}
     mix = load("results/mixture.json")["mixture"]
     stopped = all(e == STUDY["epochs"] for e in per_seed("reference", "lstm", "epoch"))
-    fitting = (val_winner, unseen_winner) == ("LSTM", "RNN")
-    nets_unseen = min(mean(unseen["rnn"]), mean(unseen["lstm"]))
+    fitting = (val_winner, unseen_winner) == ("LSTM", "RNN")  # ahead on validation, behind on test
     values = dict(
         ref_rnn=mean_std(ref["rnn"]), ref_lstm=mean_std(ref["lstm"]),
         study_rnn=REFERENCE["rnn"]["val_loss"], study_lstm=REFERENCE["lstm"]["val_loss"],
@@ -206,13 +211,14 @@ def findings() -> str:
         every=", in every seed" if every else "", gain=gain, gap=gap,
         more="more" if gain > gap else "less",
         unseen_winner=unseen_winner, unseen_rnn=mean_std(unseen["rnn"]),
-        unseen_lstm=mean_std(unseen["lstm"]),
+        unseen_lstm=mean_std(unseen["lstm"]), ref_test_rnn=mean_std(ref_test["rnn"]),
+        ref_test_lstm=mean_std(ref_test["lstm"]),
         fitting="; the LSTM's lead on validation is in fitting the two training plays" if fitting else "",
         ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"], ngram_test=g["test_loss"],
-        rnn_test=seed0["rnn"]["test_loss"], lstm_test=seed0["lstm"]["test_loss"],
+        lstm_test_mean=mean(unseen["lstm"]), seeds=len(unseen["lstm"]),
         mix_rnn=mix["rnn"]["test_loss"], mix_lstm=mix["lstm"]["test_loss"],
         below_val="below" if mean(dflt["lstm"]) < g["val_loss"] else "above",
-        below_unseen="no network is below it" if nets_unseen > g["unseen_loss"] else "a network is below it",
+        below_unseen="below" if mean(unseen["lstm"]) < g["test_loss"] else "above",
         context=committed["eval_context"],
         fed_rnn=mean(per_seed("default", "rnn", "context")),
         fed_lstm=mean(per_seed("default", "lstm", "context")),
@@ -243,8 +249,8 @@ def committed_run() -> str:
 
 def comparison() -> str:
     lines = ["| recipe | model | seeds | best val loss | val acc | epoch of best | val loss, 30 chars fed first | "
-             "unseen plays loss | unseen acc | wall time (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "dev plays loss | test plays loss | test acc | all unseen plays | wall time (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for recipe in ("reference", "default", "context60"):
         for kind in KINDS:
             seeds = per_seed(recipe, kind, "val")
@@ -253,19 +259,22 @@ def comparison() -> str:
                     f"| {recipe} | {kind.upper()} | {len(seeds)} | {mean_std(seeds)} | "
                     f"{mean_std(per_seed(recipe, kind, 'val_acc'), '.2f', 100)}% | "
                     f"{mean_std(per_seed(recipe, kind, 'epoch'), '.1f')} | "
-                    f"{mean_std(per_seed(recipe, kind, 'context'))} | {mean_std(per_seed(recipe, kind, 'unseen'))} | "
-                    f"{mean_std(per_seed(recipe, kind, 'unseen_acc'), '.2f', 100)}% | "
+                    f"{mean_std(per_seed(recipe, kind, 'context'))} | {mean_std(per_seed(recipe, kind, 'dev'))} | "
+                    f"{mean_std(per_seed(recipe, kind, 'test'))} | "
+                    f"{mean_std(per_seed(recipe, kind, 'test_acc'), '.2f', 100)}% | "
+                    f"{mean_std(per_seed(recipe, kind, 'unseen'))} | "
                     f"{mean_std(per_seed(recipe, kind, 'wall'), '.0f')} |")
     per = lambda recipe, kind, key: ", ".join(f"{v:.4f}" for v in per_seed(recipe, kind, key))
     lines += ["", "Per seed (0, 1, 2), best validation loss: " + "; ".join(
         f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}" for recipe in LABELS for kind in KINDS) + "."]
-    lines += ["Per seed, unseen plays: " + "; ".join(
-        f"{recipe} {kind.upper()} {per(recipe, kind, 'unseen')}" for recipe in LABELS for kind in KINDS) + "."]
+    lines += ["Per seed, test plays: " + "; ".join(
+        f"{recipe} {kind.upper()} {per(recipe, kind, 'test')}" for recipe in LABELS for kind in KINDS) + "."]
     flags = sorted({shown(m["command"]).removeprefix("python main.py").replace(
         f"--seed {m['settings']['seed']}", "").strip()
         for r in ("reference", "default", "context60") for m in runs(r)})
     lines += ["",
               "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
+              "--dev data/shakespeare_dev.txt --test data/shakespeare_test.txt "
               "--seed S` (S = 0, 1, 2) with " + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
               + ", run by `bash results/experiments.sh default reference context`."]
     return "\n".join(lines)
@@ -273,11 +282,11 @@ def comparison() -> str:
 
 CONTEXT = """Trained and scored with 60 preceding characters (`--context 60`, {seeds} seeds), the
 RNN reaches {k60_rnn} and the LSTM {k60_lstm}; the default checkpoints, trained at K = 0 and only
-fed 30 characters at evaluation, score {k0_rnn:.4f} and {k0_lstm:.4f}. Fed only 30 characters, the K
-= 60 checkpoints score {fed_rnn:.4f} (RNN) and {fed_lstm:.4f} (LSTM): the difference from their
+fed 30 characters at evaluation, score {k0_rnn:.4f} and {k0_lstm:.4f}. Fed only 30 characters, the
+K = 60 checkpoints score {fed_rnn:.4f} (RNN) and {fed_lstm:.4f} (LSTM): the difference from their
 60-character score is what each uses of the characters 30-60 back. On the unseen plays at K = 60:
 RNN {unseen_rnn}, LSTM {unseen_lstm}, against the 6-gram given the same 60 characters:
-{ngram_val:.4f} on validation, {ngram_unseen:.4f} unseen."""
+{ngram_val:.4f} on validation, {ngram_unseen:.4f} unseen. {recipe}"""
 
 
 def context() -> str:
@@ -286,10 +295,15 @@ def context() -> str:
     k0 = {k: mean(per_seed("default", k, "context")) for k in KINDS}
     unseen = {k: mean_std(per_seed("context60", k, "unseen")) for k in KINDS}
     g = ngram(60)
+    decay = {r["models"]["lstm"].get("weight_decay", 0.0) for r in runs("context60")}
+    recipe_note = ("These K = 60 runs predate the default recipe's weight decay (they trained "
+                   "without it): the K = 0 scores beside them come from the recipe with it."
+                   if decay != {RECIPES["default"]["lstm"]["weight_decay"]} else "")
     return prose(CONTEXT, seeds=len(k60["rnn"]), k60_rnn=mean_std(k60["rnn"]),
                  k60_lstm=mean_std(k60["lstm"]), k0_rnn=k0["rnn"], k0_lstm=k0["lstm"],
                  fed_rnn=fed30["rnn"], fed_lstm=fed30["lstm"], unseen_rnn=unseen["rnn"],
-                 unseen_lstm=unseen["lstm"], ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"])
+                 unseen_lstm=unseen["lstm"], ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"],
+                 recipe=recipe_note)
 
 
 def held_out() -> str:
@@ -305,7 +319,8 @@ def held_out() -> str:
     for kind, r in mix["mixture"].items():
         lines.append(f"| {kind.upper()} + {r['order']}-gram, weight {r['weight']:.2f} on the network | "
                      f"{r['val_loss']:.4f} | {r['dev_loss']:.4f} | **{r['test_loss']:.4f}** |")
-    lines += ["", f"`{shown(m['rescored'][-1])}` scored the checkpoints; `{shown(mix['command'])}` fitted "
+    lines += ["", f"`{shown(m.get('rescored', [m['command']])[-1])}` scored the checkpoints; "
+              f"`{shown(mix['command'])}` fitted "
               f"the n-gram and chose each weight on the dev plays ({mix['dev_chunks']:,} chunks); "
               f"{mix['test_chunks']:,} test-play chunks."]
     return "\n".join(lines)
@@ -361,9 +376,9 @@ SWEEP = {  # the question each sweep run answered; a run may serve as the baseli
                                           "rnn-e16-bs32-lr4e-3-shift-ema0.99",
                                           "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
     "Which regulariser carries over to the dev plays?": [
-        "rnn-dev-noise0.05", "rnn-dev-wd0.1",
+        "rnn-dev-noise0.05", "rnn-dev-wd0.1", "rnn-dev-wd0.3", "rnn-dev-wd1",
         "rnn-dev-embdrop0.1-outdrop0.1", "lstm-dev-drop0.3",
-        "lstm-dev-embdrop0.1-outdrop0.2", "lstm-dev-wd0.1", "lstm-dev-noise0.05"],
+        "lstm-dev-embdrop0.1-outdrop0.2", "lstm-dev-wd0.1", "lstm-dev-wd0.3", "lstm-dev-noise0.05"],
     "A larger initial weight scale?": ["lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
                                        "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
                                        "lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
@@ -518,10 +533,10 @@ def draw() -> None:
               for k in KINDS for r in ("reference", "default", "context60")}
     draw_seeds(curves, (label, g["val_loss"]), ROOT / "figures" / "seeds.png")
     rows = {(k, r): dict(val=per_seed(r, k, "val"),
-                         unseen=per_seed(r, k, "unseen")) for k in KINDS for r in LABELS}
+                         unseen=per_seed(r, k, "test")) for k in KINDS for r in LABELS}
     names = {"reference": "study's settings", "default": "default recipe"}
     rows = {(k, names[r]): v for (k, r), v in rows.items()}
-    draw_comparison(rows, dict(val=g["val_loss"], unseen=g["unseen_loss"], label=label),
+    draw_comparison(rows, dict(val=g["val_loss"], unseen=g["test_loss"], label=label),
                     ROOT / "figures" / "comparison.png")
 
 

@@ -336,24 +336,7 @@ def test_the_mixture_weight_is_the_one_best_on_the_dev_plays():
     assert mixed["weight"] == 0.5 and mixed["dev_loss"] == pytest.approx(-math.log(0.4))
 
 
-def test_input_noise_replaces_inputs_at_its_rate_and_never_the_targets():
-    trainer = main.Trainer(None, None, 0.0, None, torch.Generator().manual_seed(0), None, 0.25, 50)
-    x = torch.zeros(400, 30, dtype=torch.long)
-    noised = trainer.noised(x)
-    changed = (noised != x).float().mean().item()
-    assert changed == pytest.approx(0.25 * 49 / 50, abs=0.01)  # a replacement may draw the same index
-    assert noised.max() < 50 and torch.equal(main.Trainer(None, None, 0.0, None, None, None).noised(x), x)
-
-
-def test_embedding_and_output_dropout_act_in_training_only_and_weight_decay_spares_biases(tiny_corpus):
-    torch.manual_seed(0)
-    model = build_model(dict(kind="lstm", vocab_size=20, hidden_size=16, num_layers=2, embed_dropout=0.5,
-                             output_dropout=0.5))
-    x = torch.randint(0, 20, (4, 12))
-    model.train()
-    assert not torch.equal(model(x)[0], model(x)[0])  # two draws of the masks
-    model.eval()
-    assert torch.equal(model(x)[0], model(x)[0])
+def test_weight_decay_is_adamw_on_the_weight_matrices_and_spares_biases(tiny_corpus):
     _, vocab, data = load_corpus(tiny_corpus)
     settings = main.resolve("rnn", "default", vars(main.get_args(["--weight-decay", "0.1", "--hidden-size", "8"])))
     model, run = main.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")
@@ -361,3 +344,6 @@ def test_embedding_and_output_dropout_act_in_training_only_and_weight_decay_spar
     decay = {id(p): g["weight_decay"] for g in run.optimizer.param_groups for p in g["params"]}
     for name, p in model.named_parameters():
         assert decay[id(p)] == (0.1 if p.dim() > 1 else 0.0), name
+    settings = main.resolve("rnn", "reference", vars(main.get_args(["--hidden-size", "8"])))
+    assert type(main.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")[1].optimizer) \
+        is torch.optim.Adam  # no decay: plain Adam, the study's optimizer
