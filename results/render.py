@@ -95,6 +95,7 @@ def headline() -> str:
         lines.append(f"| {kind.upper()} | as the study reported it | 1 | {REFERENCE[kind]['val_loss']:.4f} | "
                      f"{REFERENCE[kind]['val_acc']:.2%} | | |")
     g = ngram()
+    seed0 = {k: r["best"]["val_loss"] for k, r in load("results/runs/default-seed0.json")["models"].items()}
     lines.append(f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
                  f"{g['val_loss']:.4f} | | {g['test_loss']:.4f} | |")
     lines += ["",
@@ -103,7 +104,9 @@ def headline() -> str:
               "chunks of the test plays (*The Winter's Tale*, *Measure for Measure*, *The Taming of the "
               "Shrew*, *The Tempest*), which neither model saw and no setting was chosen on. Mean ± std "
               "over seeds, from `results/runs/` and `results/baseline.json` "
-              "(`bash results/experiments.sh`)."]
+              "(`bash results/experiments.sh`). The checkpoints in `checkpoints/` are seed 0 of the "
+              "default recipe: " + ", ".join(f"{k.upper()} validation {v:.4f}" for k, v in seed0.items())
+              + "."]
     return "\n".join(lines)
 
 
