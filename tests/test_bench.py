@@ -67,3 +67,9 @@ def test_recorded_time_to_quality_is_the_median_ratio_and_none_where_never_reach
     assert r["lstm"]["1.60"]["ratio"] is None and r["lstm"]["reference_best"]["default_s"] == [10,
                                                                                                None]
     assert r["lstm"]["reference_best"]["ratio"] == 2.0  # seed 0 only: 20 / 10
+
+
+def test_a_failing_child_run_fails_the_bench(tmp_path):
+    import bench
+    with pytest.raises(RuntimeError, match="main.py --models rnn failed with exit status 1"):
+        bench.peak_memory_mb("rnn", str(tmp_path / "missing.txt"))
