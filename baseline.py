@@ -7,6 +7,7 @@ It is fitted on the training chunks of the same 80/20 split and scores the same 
 with its context restricted to the chunk, as a zero initial state restricts the RNN: the first
 target of a chunk is predicted from one character, the second from two, and so on up to order - 1.
 """
+
 import argparse
 import json
 import math
@@ -16,7 +17,16 @@ from pathlib import Path
 
 import torch
 
-from dataset import HELD_OUT, Chunks, CorpusError, Vocab, known_ids, load_corpus, make_split, read_text
+from dataset import (
+    HELD_OUT,
+    Chunks,
+    CorpusError,
+    Vocab,
+    known_ids,
+    load_corpus,
+    make_split,
+    read_text,
+)
 from model import load_checkpoint
 
 
@@ -36,7 +46,7 @@ class KneserNey:
         raw = {k: Counter() for k in range(1, self.order + 1)}
         for w in windows:
             for k in raw:
-                raw[k].update(w[i:i + k] for i in range(len(w) - k + 1))
+                raw[k].update(w[i : i + k] for i in range(len(w) - k + 1))
         cont = {k: Counter(g[1:] for g in raw[k + 1]) for k in range(1, self.order)}
         self.tables = {(k, True): self._table(raw[k]) for k in raw}
         self.tables.update({(k, False): self._table(cont[k]) for k in cont})
@@ -49,9 +59,9 @@ class KneserNey:
         if self.discounts == 1:
             d = [0.0, y, y, y]
         else:  # Chen & Goodman's estimates D1, D2, D3+, falling back to y where a count-of-count is 0
-            d = [0.0] + [k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1,
-                                                                                                 2,
-                                                                                                 3)]
+            d = [0.0] + [
+                k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1, 2, 3)
+            ]
         total, gamma = defaultdict(int), defaultdict(float)
         for g, c in counts.items():
             total[g[:-1]] += c
@@ -60,7 +70,9 @@ class KneserNey:
 
     def prob(self, char: str, context: str, top: bool = True) -> float:
         """P(char | context), with the context cut to the last order - 1 characters."""
-        context = context[len(context) - self.order + 1:] if len(context) >= self.order else context
+        context = (
+            context[len(context) - self.order + 1 :] if len(context) >= self.order else context
+        )
         lower = self.prob(char, context[1:], top=False) if context else 1.0 / self.vocab_size
         t = self.tables[(len(context) + 1, top or len(context) + 1 == self.order)]
         total = t["total"].get(context, 0)
@@ -71,7 +83,7 @@ class KneserNey:
 
 
 def windows_of(chunks: Chunks, ids, vocab: Vocab) -> list[str]:
-    """Each chunk as its K + seq_len + 1 characters: burn-in, input, and the one character after it."""
+    """Each chunk as its K + seq_len + 1 characters: context, input, and the one character after it."""
     x, y = chunks.batch(ids)
     return [vocab.decode(row) + vocab.chars[int(last)] for row, last in zip(x, y[:, -1])]
 
@@ -81,7 +93,7 @@ def target_probs(model: KneserNey, windows: list[str], context: int = 0) -> list
     cache, probs = {}, []  # (context, char) pairs repeat a lot: compute each once
     for w in windows:
         for t in range(1 + context, len(w)):
-            key = (w[max(0, t - model.order + 1):t], w[t])
+            key = (w[max(0, t - model.order + 1) : t], w[t])
             if key not in cache:
                 cache[key] = model.prob(key[1], key[0])
             probs.append(cache[key])
@@ -93,8 +105,8 @@ def network_probs(net, chunks: Chunks, ids) -> torch.Tensor:
     """The network's probability of every scored target of chunks `ids`, in the windows' order."""
     probs = []
     for start in range(0, len(ids), 1024):
-        x, y = chunks.batch(ids[start:start + 1024])
-        logits = net(x)[0][:, -y.shape[1]:].double()
+        x, y = chunks.batch(ids[start : start + 1024])
+        logits = net(x)[0][:, -y.shape[1] :].double()
         probs.append(torch.softmax(logits, -1).gather(2, y[..., None]).flatten())
     return torch.cat(probs)
 
@@ -110,83 +122,126 @@ def mixture(net_p: dict, count_p: dict) -> dict:
 
 def score(model: KneserNey, windows: list[str], context: int = 0) -> float:
     """Mean negative log-likelihood (nats/char) of each window's characters after the first 1 + context."""
-    cache, nll, count = {}, 0.0, 0  # (context, char) pairs repeat a lot: compute each once
-    for w in windows:
-        for t in range(1 + context, len(w)):
-            key = (w[max(0, t - model.order + 1):t], w[t])
-            if key not in cache:
-                cache[key] = -math.log(model.prob(key[1], key[0]))
-            nll, count = nll + cache[key], count + 1
-    return nll / count
+    probs = target_probs(model, windows, context)
+    return sum(-math.log(p) for p in probs) / len(probs)
 
 
-def main(argv=None):
+def get_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Interpolated Kneser-Ney character n-gram baseline.")
-    p.add_argument("--data", default="data/shakespeare_train.txt",
-                   help="the training corpus (as for main.py)")
-    p.add_argument("--orders", type=int, nargs="+", default=[3, 4, 5, 6, 7],
-                   help="n-gram orders to fit")
-    p.add_argument("--discounts", type=int, nargs="+", choices=[1, 3], default=[1, 3],
-                   help="1: interpolated KN with one discount per order; 3: modified KN (counts 1, 2, 3+)")
+    p.add_argument(
+        "--data", default="data/shakespeare_train.txt", help="the training corpus (as for main.py)"
+    )
+    p.add_argument(
+        "--orders", type=int, nargs="+", default=[3, 4, 5, 6, 7], help="n-gram orders to fit"
+    )
+    p.add_argument(
+        "--discounts",
+        type=int,
+        nargs="+",
+        choices=[1, 3],
+        default=[1, 3],
+        help="1: interpolated KN with one discount per order; 3: modified KN (counts 1, 2, 3+)",
+    )
     p.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the 80/20 chunk split")
-    p.add_argument("--context", type=int, default=0,
-                   help="score each chunk after its K preceding characters, as main.py --context does")
+    p.add_argument(
+        "--context",
+        type=int,
+        default=0,
+        help="score each chunk after its K preceding characters, as main.py --context does",
+    )
     for name in HELD_OUT:  # --unseen, --dev, --test, as main.py scores them
-        p.add_argument(f"--{name}", help="also score this text (chunks with unknown characters dropped)")
-    p.add_argument("--mix", nargs="+", metavar="CHECKPOINT",
-                   help="with --dev: also score each network interpolated with the modified-KN n-gram of "
-                        "the last --orders, the weight chosen on the dev plays")
+        p.add_argument(
+            f"--{name}", help="also score this text (chunks with unknown characters dropped)"
+        )
+    p.add_argument(
+        "--mix",
+        nargs="+",
+        metavar="CHECKPOINT",
+        help="with --dev: also score each network interpolated with the modified-KN n-gram of "
+        "the last --orders, the weight chosen on the dev plays",
+    )
     p.add_argument("--out", help="write the numbers to this JSON file")
     args = p.parse_args(argv)
+    if args.mix and not args.dev:
+        p.error("--mix needs --dev: the weight is chosen on the dev plays")
+    return args
+
+
+def texts(args) -> tuple:
+    """The split, the vocabulary, and the (chunks, ids) scored of each text: val and the held-out."""
     try:
-        text, vocab, data = load_corpus(args.data, args.seq_len)
-        held_texts = {name: read_text(getattr(args, name)) for name in HELD_OUT if getattr(args, name)}
+        _, vocab, data = load_corpus(args.data, args.seq_len)
+        held = {name: read_text(getattr(args, name)) for name in HELD_OUT if getattr(args, name)}
     except CorpusError as e:
-        p.exit(1, f"baseline.py: error: {e}\n")
-    split = make_split(data, args.seq_len, 0, vocab.pad, args.split_seed)  # counts never see a burn-in
-    fed = Chunks(data, args.seq_len, args.context, vocab.pad)
-    train, val = windows_of(split.chunks, split.train, vocab), windows_of(fed, split.val, vocab)
-    held_out, scored = {}, {"val": (fed, split.val)}  # scored: the chunks a mixture is scored on
-    for name, held in held_texts.items():
-        chunks = Chunks(vocab.encode(held, unknown=-1), args.seq_len, args.context, vocab.pad)
+        sys.exit(f"baseline.py: error: {e} (python data/prepare.py --source tinyshakespeare)")
+    split = make_split(data, args.seq_len, 0, vocab.pad, args.split_seed)  # fitted without context
+    scored = {"val": (Chunks(data, args.seq_len, args.context, vocab.pad), split.val)}
+    for name, text in held.items():
+        chunks = Chunks(vocab.encode(text, unknown=-1), args.seq_len, args.context, vocab.pad)
         scored[name] = (chunks, known_ids(chunks))
-        held_out[name] = windows_of(chunks, scored[name][1], vocab)
+    return split, vocab, scored
+
+
+def fit_and_score(args, train: list[str], windows: dict, vocab_size: int) -> list[dict]:
+    """One row per (discounts, order): the loss on every scored text."""
     results = []
     for discounts in args.discounts:
         for order in args.orders:
-            model = KneserNey(order, len(vocab), discounts).fit(train)
-            row = dict(order=order, discounts=discounts, val_loss=score(model, val, args.context))
-            for name, windows in held_out.items():
-                row[f"{name}_loss"] = score(model, windows, args.context)
+            model = KneserNey(order, vocab_size, discounts).fit(train)
+            row = dict(order=order, discounts=discounts)
+            row |= {f"{name}_loss": score(model, w, args.context) for name, w in windows.items()}
             results.append(row)
-            print(f"order {order}, {discounts} discount(s): val {row['val_loss']:.4f} nats/char "
-                  f"({row['val_loss'] / math.log(2):.4f} bits/char)"
-                  + "".join(f" | {name} {row[f'{name}_loss']:.4f}" for name in held_out), flush=True)
+            held = "".join(f" | {n} {row[f'{n}_loss']:.4f}" for n in windows if n != "val")
+            print(
+                f"order {order}, {discounts} discount(s): val {row['val_loss']:.4f} nats/char "
+                f"({row['val_loss'] / math.log(2):.4f} bits/char){held}",
+                flush=True,
+            )
+    return results
+
+
+def mix(args, train: list[str], windows: dict, scored: dict, vocab: Vocab) -> dict:
+    """Each --mix network interpolated with the modified-KN n-gram of the last order."""
+    counts = KneserNey(args.orders[-1], len(vocab), 3).fit(train)
+    count_p = {
+        name: torch.tensor(target_probs(counts, w, args.context), dtype=torch.float64)
+        for name, w in windows.items()
+    }
     mixed = {}
-    if args.mix:
-        if "dev" not in held_out:
-            p.exit(1, "baseline.py: error: --mix needs --dev: the weight is chosen on the dev plays\n")
-        counts = KneserNey(args.orders[-1], len(vocab), 3).fit(train)
-        windows = {"val": val} | held_out
-        count_p = {name: torch.tensor(target_probs(counts, w, args.context), dtype=torch.float64)
-                   for name, w in windows.items()}
-        for path in args.mix:
-            net, ckpt = load_checkpoint(path)
-            if ckpt["vocab"] != vocab.chars:
-                p.exit(1, f"baseline.py: error: {path} has another vocabulary than {args.data}\n")
-            net_p = {name: network_probs(net, *scored[name]) for name in windows}
-            mixed[net.config["kind"]] = dict(checkpoint=str(path), order=args.orders[-1],
-                                             **mixture(net_p, count_p))
-            print(f"{path} mixed with the {args.orders[-1]}-gram: "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in mixed[net.config["kind"]].items()
-                              if k.endswith("loss") or k == "weight"), flush=True)
+    for path in args.mix:
+        net, ckpt = load_checkpoint(path)
+        if ckpt["vocab"] != vocab.chars:
+            sys.exit(f"baseline.py: error: {path} has another vocabulary than {args.data}")
+        net_p = {name: network_probs(net, *scored[name]) for name in windows}
+        row = dict(checkpoint=str(path), order=args.orders[-1], **mixture(net_p, count_p))
+        mixed[net.config.kind] = row
+        shown = ", ".join(
+            f"{k} {v:.4f}" for k, v in row.items() if k.endswith("loss") or k == "weight"
+        )
+        print(f"{path} mixed with the {args.orders[-1]}-gram: {shown}", flush=True)
+    return mixed
+
+
+def main(argv=None):
+    args = get_args(argv)
+    split, vocab, scored = texts(args)
+    train = windows_of(split.chunks, split.train, vocab)
+    windows = {name: windows_of(chunks, ids, vocab) for name, (chunks, ids) in scored.items()}
+    results = fit_and_score(args, train, windows, len(vocab))
+    mixed = mix(args, train, windows, scored, vocab) if args.mix else {}
     if args.out:
-        out = dict(command="python baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                   data=args.data, seq_len=args.seq_len, split_seed=args.split_seed,
-                   context=args.context, val_chunks=len(val), results=results)
+        out = dict(
+            command="python baseline.py " + " ".join(sys.argv[1:] if argv is None else argv),
+            data=args.data,
+            seq_len=args.seq_len,
+            split_seed=args.split_seed,
+            context=args.context,
+            val_chunks=len(windows["val"]),
+            results=results,
+        )
         for name in HELD_OUT:
-            out |= {name: getattr(args, name), f"{name}_chunks": len(held_out.get(name, []))}
+            out |= {name: getattr(args, name), f"{name}_chunks": len(windows.get(name, []))}
         if mixed:
             out["mixture"] = mixed
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

