@@ -8,15 +8,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+# MKL's reproducible arithmetic for this process too (read when torch first loads MKL, which is
+# after this line), so a run in-process and one in a child process agree bit for bit.
+os.environ.setdefault("MKL_CBWR", "COMPATIBLE")
 
 
 def make_text(num_words: int = 3000, seed: int = 0) -> str:
     """A small synthetic corpus with some structure: lines of words from a short list."""
     rng = random.Random(seed)
     words = "the king and but she he queen of rome shall speak now to all good citizens who hear me".split()
-    lines = [" ".join(rng.choice(words) for _ in range(rng.randint(3,
-                                                                   9))).capitalize() + rng.choice(".,;!?")
-             for _ in range(num_words // 6)]
+    lines = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(3, 9))).capitalize()
+        + rng.choice(".,;!?")
+        for _ in range(num_words // 6)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -27,9 +32,13 @@ def tiny_corpus(tmp_path) -> Path:
     return path
 
 
-def run_script(*args, cwd=ROOT, timeout=120, **env):
+def run_script(*args, cwd=ROOT, **env):
     """Run one of the scripts in a fresh interpreter, as a user would."""
-    full_env = dict(os.environ, MKL_CBWR="COMPATIBLE", **env)
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True,
-                          timeout=timeout, env=full_env)
+    full_env = dict(os.environ, **env)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=full_env,
+    )

@@ -1,11 +1,14 @@
 """Every bad input ends in a one-line message and a non-zero exit, never a traceback, and leaves
-existing checkpoints and figures untouched. Each case runs the real script in a subprocess."""
-import math
+existing checkpoints and figures untouched. Each case calls the script's main(argv) as its command
+line would: the one way out allowed is SystemExit with the message (any other exception would be a
+traceback); test_main runs the real scripts in a subprocess for the exit status and stderr."""
 
 import pytest
 import torch
+from conftest import make_text
 
-from conftest import make_text, run_script
+import generate
+import main
 from model import VanillaRNN, save_checkpoint
 
 VOCAB = "\n abcdefghijklmnopqrstuvwxyzABHST"
@@ -16,8 +19,12 @@ def workspace(tmp_path):
     """A folder with a valid checkpoint, metrics and a figure that no bad command may touch."""
     out, figs = tmp_path / "ckpt", tmp_path / "figs"
     out.mkdir(), figs.mkdir()
-    save_checkpoint(out / "rnn.pt", VanillaRNN(len(VOCAB), hidden_size=8, num_layers=1), VOCAB,
-                    best_val_loss=2.0)
+    save_checkpoint(
+        out / "rnn.pt",
+        VanillaRNN(len(VOCAB), hidden_size=8, num_layers=1),
+        VOCAB,
+        best_val_loss=2.0,
+    )
     (out / "metrics.json").write_text("{}")
     (figs / "loss.png").write_bytes(b"png")
     files = {p: p.read_bytes() for p in [out / "rnn.pt", out / "metrics.json", figs / "loss.png"]}
@@ -29,9 +36,12 @@ def workspace(tmp_path):
     ckpt = torch.load(out / "rnn.pt", weights_only=True)
     torch.save(ckpt | {"format_version": 0}, bad / "old.pt")
     torch.save(ckpt | {"vocab": VOCAB + "!"}, bad / "vocab.pt")
-    corpora = {"empty.txt": b"", "short.txt": b"abc\n",
-               "latin1.txt": "caf\xe9 ".encode("latin-1") * 50,
-               "one.txt": b"a" * 100}
+    corpora = {
+        "empty.txt": b"",
+        "short.txt": b"abc\n",
+        "latin1.txt": "caf\xe9 ".encode("latin-1") * 50,
+        "one.txt": b"a" * 100,
+    }
     corpora["good.txt"] = make_text().encode()
     for name, content in corpora.items():
         (bad / name).write_bytes(content)
@@ -51,8 +61,10 @@ MAIN = [  # (arguments after main.py, expected message)
     (["--epochs", "two"], "argument --epochs: 'two' is not a number"),
     (["--lr", "nan"], "argument --lr: must be a positive number, got nan"),
     (["--lr=-1e-3"], "argument --lr: must be a positive number, got -1e-3"),
-    (["--eval-only", "--out-dir", "{tmp}/nothing"],
-     "checkpoint not found: {tmp}/nothing/rnn.pt (run main.py first"),
+    (
+        ["--eval-only", "--out-dir", "{tmp}/nothing"],
+        "checkpoint not found: {tmp}/nothing/rnn.pt (run main.py first",
+    ),
     (["--eval-only", "--models", "lstm", "--out-dir", "{tmp}/ckpt"], "lstm.pt (run main.py first"),
     (["--out-dir", "/dev/null/run"], "cannot write to /dev/null/run: Not a directory"),
 ]
@@ -60,14 +72,20 @@ if not torch.cuda.is_available():
     MAIN.append((["--device", "cuda"], "--device cuda was asked for, but CUDA is not available"))
 
 GENERATE = [
-    (["--checkpoint", "{tmp}/missing.pt"],
-     "checkpoint not found: {tmp}/missing.pt (run main.py first"),
-    (["--checkpoint", "{tmp}/bad/torn.pt"],
-     "is not a readable checkpoint (truncated or not a checkpoint)"),
+    (
+        ["--checkpoint", "{tmp}/missing.pt"],
+        "checkpoint not found: {tmp}/missing.pt (run main.py first",
+    ),
+    (
+        ["--checkpoint", "{tmp}/bad/torn.pt"],
+        "is not a readable checkpoint (truncated or not a checkpoint)",
+    ),
     (["--checkpoint", "{tmp}/bad/text.pt"], "is not a readable checkpoint"),
     (["--checkpoint", "{tmp}/bad/old.pt"], "has checkpoint format 0, this code reads format 1"),
-    (["--checkpoint", "{tmp}/bad/vocab.pt"],
-     f"vocabulary has {len(VOCAB) + 1} characters but the weights expect {len(VOCAB)}"),
+    (
+        ["--checkpoint", "{tmp}/bad/vocab.pt"],
+        f"vocabulary has {len(VOCAB) + 1} characters but the weights expect {len(VOCAB)}",
+    ),
     (["--prime", "Zebra?"], "prompt characters not in the model's vocabulary: '?Z'"),
     (["--temperature", "-0.5"], "temperature must be a finite number >= 0 (0 = greedy), got -0.5"),
     (["--temperature", "nan"], "temperature must be a finite number >= 0 (0 = greedy), got nan"),
@@ -78,27 +96,62 @@ GENERATE = [
 ]
 
 
-def check(result, message, files):
-    err = result.stderr.strip().splitlines()
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr and err, result.stderr
-    assert message in err[-1], err[-1]
+def reject(script, argv, capsys):
+    """Run `script.main(argv)`; return the last line it wrote to stderr or exited with."""
+    with pytest.raises(SystemExit) as exit:
+        script.main(argv)
+    code = exit.value.code
+    assert code not in (0, None)
+    lines = (code if isinstance(code, str) else capsys.readouterr().err).strip().splitlines()
+    assert lines
+    return lines[-1]
+
+
+def check(last, message, files):
+    assert message in last, last
     assert all(path.read_bytes() == content for path, content in files.items())
 
 
 @pytest.mark.parametrize("args, message", MAIN, ids=[" ".join(a) for a, _ in MAIN])
-def test_main_rejects(workspace, args, message):
+def test_main_rejects(workspace, args, message, capsys):
     tmp, files = workspace
     args = [a.format(tmp=tmp) for a in args]
     defaults = ["--data", str(tmp / "bad" / "good.txt")] if "--data" not in args else []
-    result = run_script("main.py", *defaults, "--out-dir", tmp / "ckpt", "--figures-dir",
-                        tmp / "figs", *args)
-    check(result, message.format(tmp=tmp), files)
+    argv = [*defaults, "--out-dir", str(tmp / "ckpt"), "--figures-dir", str(tmp / "figs"), *args]
+    check(reject(main, argv, capsys), message.format(tmp=tmp), files)
 
 
 @pytest.mark.parametrize("args, message", GENERATE, ids=[" ".join(a) for a, _ in GENERATE])
-def test_generate_rejects(workspace, args, message):
+def test_generate_rejects(workspace, args, message, capsys):
     tmp, files = workspace
     args = [a.format(tmp=tmp) for a in args]
     default = [] if "--checkpoint" in args else ["--checkpoint", str(tmp / "ckpt" / "rnn.pt")]
-    check(run_script("generate.py", *default, *args), message.format(tmp=tmp), files)
+    check(reject(generate, [*default, *args], capsys), message.format(tmp=tmp), files)
+
+
+OTHERS = [  # (script, arguments, expected message): the corpus the timings and counts need
+    ("bench", ["--data", "{tmp}/missing.txt"], "corpus not found: {tmp}/missing.txt"),
+    ("bench", ["--data", "{tmp}/bad/latin1.txt"], "is not UTF-8 (byte 3"),
+    ("baseline", ["--data", "{tmp}/missing.txt"], "corpus not found: {tmp}/missing.txt"),
+    ("baseline", ["--data", "{tmp}/bad/empty.txt"], "is empty"),
+    ("baseline", ["--dev", "{tmp}/missing.txt"], "corpus not found: {tmp}/missing.txt"),
+]
+
+
+@pytest.mark.parametrize(
+    "script, args, message", OTHERS, ids=[f"{s} {' '.join(a)}" for s, a, _ in OTHERS]
+)
+def test_bench_and_baseline_name_the_command_that_prepares_the_corpus(
+    workspace, script, args, message, capsys
+):
+    import baseline
+    import bench
+
+    tmp, files = workspace
+    args = [a.format(tmp=tmp) for a in args]
+    if "--data" not in args:
+        args = ["--data", str(tmp / "bad" / "good.txt"), *args]
+    last = reject(dict(bench=bench, baseline=baseline)[script], args, capsys)
+    assert last.startswith(f"{script}.py: error: ")
+    check(last, message.format(tmp=tmp), files)
+    assert last.endswith("(python data/prepare.py --source tinyshakespeare)")

@@ -1,5 +1,5 @@
-import torch
 import pytest
+import torch
 
 from dataset import Chunks, CorpusError, Vocab, load_corpus, split_ids
 
@@ -32,13 +32,15 @@ def test_batch_gathers_the_same_items():
         assert torch.equal(x[row], chunks[i][0]) and torch.equal(y[row], chunks[i][1])
 
 
-def test_burn_in_precedes_the_chunk_and_pads_before_the_text():
+def test_context_precedes_the_chunk_and_pads_before_the_text():
     chunks = Chunks(torch.arange(100, 200), seq_len=10, context=15, pad=-1)
     x, y = chunks.batch(torch.tensor([3, 1]))
     assert x.shape == (2, 25) and y.shape == (2, 10)
     assert x[0].tolist() == list(range(115, 140))
     assert y[0].tolist() == list(range(131, 141))
-    assert x[1].tolist() == [-1] * 5 + list(range(100, 120))  # chunk 1 starts at 10: 5 pads, 10 real
+    assert x[1].tolist() == [-1] * 5 + list(
+        range(100, 120)
+    )  # chunk 1 starts at 10: 5 pads, 10 real
     # a chunk's inputs never depend on the batch it is in
     assert torch.equal(chunks.batch(torch.tensor([3]))[0][0], x[0])
 
@@ -52,9 +54,15 @@ def test_split_is_fixed_disjoint_and_covers_all_chunks():
     assert not torch.equal(val, split_ids(1000, split_seed=1)[1])
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "empty"), (b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "one distinct character"),
-    (b"abc", "fewer than one chunk"), (b"ab\xffcd" * 20, "not UTF-8")])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty"),
+        (b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "one distinct character"),
+        (b"abc", "fewer than one chunk"),
+        (b"ab\xffcd" * 20, "not UTF-8"),
+    ],
+)
 def test_bad_corpora_are_refused(tmp_path, content, message):
     path = tmp_path / "c.txt"
     path.write_bytes(content)
@@ -71,5 +79,13 @@ def test_missing_and_directory_corpora_are_refused(tmp_path):
 
 def test_only_chunks_followed_by_a_training_chunk_may_shift():
     from dataset import shiftable
-    assert shiftable(torch.tensor([0, 1, 3, 4, 5]), 7).tolist() == [True, False, False, True, True,
-                                                                    False, False]
+
+    assert shiftable(torch.tensor([0, 1, 3, 4, 5]), 7).tolist() == [
+        True,
+        False,
+        False,
+        True,
+        True,
+        False,
+        False,
+    ]

@@ -1,9 +1,18 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
-from model import (CheckpointError, TanhRecurrence, VanillaLSTM, VanillaRNN, build_model,
-                   load_checkpoint,
-                   resolve_device, save_checkpoint)
+from model import (
+    CheckpointError,
+    TanhRecurrence,
+    VanillaLSTM,
+    VanillaRNN,
+    build_model,
+    load_checkpoint,
+    resolve_device,
+    save_checkpoint,
+)
 
 
 @pytest.mark.parametrize("cls, params", [(VanillaRNN, 148_030), (VanillaLSTM, 544_318)])
@@ -21,13 +30,15 @@ def test_shapes_and_hidden_state(cls):
     # the initial state is made on the input's device (here the meta device stands in for a GPU)
     meta = cls(11, hidden_size=16, num_layers=2).to("meta")
     out, hid = meta(torch.zeros(2, 5, dtype=torch.long, device="meta"))
-    assert out.device.type == "meta" and (hid[0] if cls is VanillaLSTM else hid).device.type == "meta"
+    assert (
+        out.device.type == "meta" and (hid[0] if cls is VanillaLSTM else hid).device.type == "meta"
+    )
 
 
 def test_the_two_models_differ_only_in_the_recurrent_layer():
     rnn, lstm = VanillaRNN(10), VanillaLSTM(10)
     assert type(rnn.rnn) is torch.nn.RNN and type(lstm.rnn) is torch.nn.LSTM
-    assert rnn.config | {"kind": "lstm"} == lstm.config
+    assert replace(rnn.config, kind="lstm") == lstm.config
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
@@ -42,8 +53,9 @@ def test_step_gives_the_same_logits_as_the_module(kind):
         logits, hidden = model.step(x[:, t], hidden)
         steps.append(logits)
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=0)
-    for a, b in zip(hidden if kind == "lstm" else [hidden],
-                    full_hidden if kind == "lstm" else [full_hidden]):
+    for a, b in zip(
+        hidden if kind == "lstm" else [hidden], full_hidden if kind == "lstm" else [full_hidden]
+    ):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
@@ -59,8 +71,10 @@ def test_fast_rnn_computes_what_nn_rnn_computes(given_state):
         model.fast_rnn = fast
         model.zero_grad()
         logits, last = model(x, hidden)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 62),
-                                                 y.reshape(-1)) + last.square().mean()
+        loss = (
+            torch.nn.functional.cross_entropy(logits.reshape(-1, 62), y.reshape(-1))
+            + last.square().mean()
+        )
         loss.backward()
         results.append([logits, last] + [p.grad for p in model.parameters()])
     for plain, fast in zip(*results):
@@ -78,8 +92,9 @@ def test_fast_rnn_leaves_dropout_to_nn_rnn(monkeypatch):
     """Dropout between layers in training is nn.RNN's own: the fast path is not taken then."""
     calls = []
     model = VanillaRNN(9, hidden_size=8, num_layers=2, dropout=0.5)
-    monkeypatch.setattr(model.rnn, "forward",
-                        lambda *a: calls.append(1) or torch.nn.RNN.forward(model.rnn, *a))
+    monkeypatch.setattr(
+        model.rnn, "forward", lambda *a: calls.append(1) or torch.nn.RNN.forward(model.rnn, *a)
+    )
     model.train()(torch.zeros(2, 3, dtype=torch.long))
     model.eval()(torch.zeros(2, 3, dtype=torch.long))
     assert calls == [1]
@@ -91,12 +106,19 @@ def test_checkpoint_round_trip(tmp_path, kind):
     optimizer = torch.optim.Adam(model.parameters())
     model(torch.zeros(1, 3, dtype=torch.long))[0].sum().backward()
     optimizer.step()
-    save_checkpoint(tmp_path / "m.pt", model, "abcdefghi", epoch=3, history=[{"epoch": 3}],
-                    best_val_loss=1.5,
-                    optimizer=optimizer.state_dict())
+    save_checkpoint(
+        tmp_path / "m.pt",
+        model,
+        "abcdefghi",
+        epoch=3,
+        history=[{"epoch": 3}],
+        best_val_loss=1.5,
+        optimizer=optimizer.state_dict(),
+    )
     raw = torch.load(tmp_path / "m.pt", weights_only=True)  # plain tensors and primitives only
-    assert {"model", "config", "vocab", "epoch", "history", "best_val_loss",
-            "optimizer"} <= set(raw)
+    assert {"model", "config", "vocab", "epoch", "history", "best_val_loss", "optimizer"} <= set(
+        raw
+    )
     loaded, ckpt = load_checkpoint(tmp_path / "m.pt")
     assert ckpt["vocab"] == "abcdefghi" and ckpt["epoch"] == 3 and ckpt["config"]["kind"] == kind
     x = torch.randint(0, 9, (2, 6))
@@ -124,8 +146,9 @@ def test_bad_checkpoints_are_refused_with_a_reason(tmp_path):
     with pytest.raises(CheckpointError, match="format 99"):
         load_checkpoint(tmp_path / "future.pt")
     torch.save(ckpt | {"vocab": "abcdef"}, tmp_path / "vocab.pt")
-    with pytest.raises(CheckpointError,
-                       match="vocabulary has 6 characters but the weights expect 5"):
+    with pytest.raises(
+        CheckpointError, match="vocabulary has 6 characters but the weights expect 5"
+    ):
         load_checkpoint(tmp_path / "vocab.pt")
 
 
@@ -135,3 +158,23 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+@pytest.mark.parametrize(
+    "cuda, mps, expected", [(True, True, "cuda"), (False, True, "mps"), (False, False, "cpu")]
+)
+def test_auto_picks_cuda_then_mps_then_the_cpu_in_every_script(monkeypatch, cuda, mps, expected):
+    """What torch reports decides, in main.py, generate.py and bench.py alike (torch's availability
+    functions replaced: the order is checked here, not the hardware)."""
+    import bench
+    import generate
+    import main
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+    for script in (main, generate, bench):
+        assert script.get_args([]).device == torch.device(expected), script.__name__
+        assert script.get_args(["--device", "cpu"]).device == torch.device("cpu")
+    if not mps:
+        with pytest.raises(ValueError, match="torch reports MPS unusable"):
+            resolve_device("mps")

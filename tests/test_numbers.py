@@ -4,6 +4,7 @@ Each test here derives its expected value independently of the code that reports
 F.cross_entropy over all targets at once, a model whose answer is known, text sliced by hand, a
 Kneser-Ney model worked out on paper), so a mistake shared by training and --eval-only cannot pass.
 """
+
 import hashlib
 import json
 import math
@@ -16,8 +17,10 @@ import baseline
 import dataset
 import generate
 import main
+import trainer
 from dataset import Chunks, load_corpus, split_ids
 from model import build_model, load_checkpoint, save_checkpoint
+from results import temperature
 
 TINY = ["--hidden-size", "16", "--num-layers", "2", "--threads", "1", "--device", "cpu"]
 
@@ -26,8 +29,8 @@ def chunks_by_hand(text: str, ids, seq_len: int = 30):
     """Inputs and targets of chunks `ids` sliced straight from the text, no Chunks involved."""
     vocab = sorted(set(text))
     encode = lambda s: [vocab.index(c) for c in s]
-    x = torch.tensor([encode(text[i * seq_len:(i + 1) * seq_len]) for i in ids])
-    y = torch.tensor([encode(text[i * seq_len + 1:(i + 1) * seq_len + 1]) for i in ids])
+    x = torch.tensor([encode(text[i * seq_len : (i + 1) * seq_len]) for i in ids])
+    y = torch.tensor([encode(text[i * seq_len + 1 : (i + 1) * seq_len + 1]) for i in ids])
     return x, y
 
 
@@ -45,10 +48,12 @@ def test_loss_and_accuracy_are_per_character_over_every_target(tiny_corpus, kind
     _, vocab, data = load_corpus(tiny_corpus)
     chunks = Chunks(data, 30)
     ids = split_ids(len(chunks), 0)[1]
-    assert len(ids) % 7 != 0  # the last batch is short: a mean of batch means would weight it wrongly
+    assert (
+        len(ids) % 7 != 0
+    )  # the last batch is short: a mean of batch means would weight it wrongly
     torch.manual_seed(0)
     model = build_model(dict(kind=kind, vocab_size=len(vocab), hidden_size=16, num_layers=2)).eval()
-    loss, acc = main.run_epoch(model, chunks, ids, 7, "cpu")
+    loss, acc = trainer.run_epoch(model, chunks, ids, 7, "cpu")
     want_loss, want_acc = score_at_once(model, *chunks_by_hand(text, ids.tolist()))
     assert loss == pytest.approx(want_loss, abs=1e-5) and acc == pytest.approx(want_acc, abs=1e-12)
 
@@ -74,8 +79,8 @@ def test_a_model_that_always_says_one_character_scores_its_share_of_the_targets(
     ids = split_ids(len(chunks), 0)[1]
     logits = torch.zeros(len(vocab))
     logits[vocab.stoi["e"]] = 3.0
-    loss, acc = main.run_epoch(Constant(logits), chunks, ids, 64, "cpu")
-    targets = "".join(text[i * 30 + 1:(i + 1) * 30 + 1] for i in ids.tolist())
+    loss, acc = trainer.run_epoch(Constant(logits), chunks, ids, 64, "cpu")
+    targets = "".join(text[i * 30 + 1 : (i + 1) * 30 + 1] for i in ids.tolist())
     share = targets.count("e") / len(targets)
     assert acc == pytest.approx(share, abs=1e-12)
     # -log softmax: log(e^3 + V - 1) for every target, minus 3 where the target is 'e'
@@ -87,39 +92,68 @@ def test_dropout_is_on_while_training_and_off_while_evaluating(tmp_path, tiny_co
     every validation and evaluation forward in eval mode; and the recorded validation loss is what
     the saved checkpoint, as load_checkpoint returns it, scores when computed by hand."""
     modes, real = [], torch.nn.LSTM.forward
-    monkeypatch.setattr(torch.nn.LSTM, "forward",
-                        lambda self, *a: modes.append(self.training) or real(self, *a))
+    monkeypatch.setattr(
+        torch.nn.LSTM, "forward", lambda self, *a: modes.append(self.training) or real(self, *a)
+    )
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--models", "lstm", "--epochs", "1", "--dropout", "0.5",
-               "--batch-size", "16", "--out-dir", str(out), "--figures-dir", str(out), *TINY])
+    main.main(
+        [
+            "--data",
+            str(tiny_corpus),
+            "--models",
+            "lstm",
+            "--epochs",
+            "1",
+            "--dropout",
+            "0.5",
+            "--batch-size",
+            "16",
+            "--out-dir",
+            str(out),
+            "--figures-dir",
+            str(out),
+            *TINY,
+        ]
+    )
     train_ids, val_ids = split_ids((len(tiny_corpus.read_text()) - 1) // 30, 0)
     steps = math.ceil(len(train_ids) / 16)
     assert modes[:steps] == [True] * steps and not any(modes[steps:]) and len(modes) > steps
     model, _ = load_checkpoint(out / "lstm.pt")
     assert not model.training
-    val_loss, val_acc = score_at_once(model,
-                                      *chunks_by_hand(tiny_corpus.read_text(), val_ids.tolist()))
+    val_loss, val_acc = score_at_once(
+        model, *chunks_by_hand(tiny_corpus.read_text(), val_ids.tolist())
+    )
     best = json.loads((out / "metrics.json").read_text())["models"]["lstm"]["best"]
-    assert best["val_loss"] == pytest.approx(val_loss,
-                                             abs=1e-5) and best["val_acc"] == pytest.approx(val_acc)
+    assert best["val_loss"] == pytest.approx(val_loss, abs=1e-5) and best[
+        "val_acc"
+    ] == pytest.approx(val_acc)
 
 
 def test_the_default_validation_split_is_pinned():
     """The chunk ids the committed checkpoints were validated on: a change here would re-score them
     on chunks they trained on. 8,944 chunks is the reference file, 11,354 the Gutenberg corpus."""
-    pins = {8944: "f6ce032a3f80f34106ff01c5051b68e6dcc8684618609812f07f694cfa190a6d",
-            11354: "1970b8d3eebe672f081c9b24e42a36157d15211aa364654605a599dbac49f4e7"}
+    pins = {
+        8944: "f6ce032a3f80f34106ff01c5051b68e6dcc8684618609812f07f694cfa190a6d",
+        11354: "1970b8d3eebe672f081c9b24e42a36157d15211aa364654605a599dbac49f4e7",
+    }
     for num_chunks, digest in pins.items():
         train_ids, val_ids = split_ids(num_chunks, 0)
         assert len(val_ids) == round(num_chunks / 5) and len(train_ids) == num_chunks - len(val_ids)
-        assert hashlib.sha256(",".join(map(str,
-                                           sorted(val_ids.tolist()))).encode()).hexdigest() == digest
+        assert (
+            hashlib.sha256(",".join(map(str, sorted(val_ids.tolist()))).encode()).hexdigest()
+            == digest
+        )
         assert set(train_ids.tolist()).isdisjoint(val_ids.tolist())
-    assert main.get_args([]).split_seed == 0 and main.get_args([]).seq_len == 30
+    assert all(
+        s.split_seed == 0 and s.seq_len == 30 and s.val_fraction == 0.2
+        for kinds in main.RECIPES.values()
+        for s in kinds.values()
+    )
 
 
-def test_shifted_training_windows_never_read_a_validation_character(tmp_path, tiny_corpus,
-                                                                    monkeypatch):
+def test_shifted_training_windows_never_read_a_validation_character(
+    tmp_path, tiny_corpus, monkeypatch
+):
     """Through main.py's wiring: every window it gathers while training lies inside training chunks."""
     gathered, real = [], dataset.Chunks.batch
 
@@ -129,47 +163,86 @@ def test_shifted_training_windows_never_read_a_validation_character(tmp_path, ti
 
     monkeypatch.setattr(dataset.Chunks, "batch", spy)
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--models", "rnn", "--epochs", "2", "--batch-size", "16",
-               "--shift",
-               "--out-dir", str(out), "--figures-dir", str(out), *TINY])
+    main.main(
+        [
+            "--data",
+            str(tiny_corpus),
+            "--models",
+            "rnn",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--shift",
+            "--out-dir",
+            str(out),
+            "--figures-dir",
+            str(out),
+            *TINY,
+        ]
+    )
     num_chunks = (len(tiny_corpus.read_text()) - 1) // 30
     train_ids = set(split_ids(num_chunks, 0)[0].tolist())
-    shifted = [(i, s) for ids, shifts in gathered if shifts is not None
-               for i, s in zip(ids.tolist(), shifts.tolist())]
-    assert {i for i, _ in shifted} == train_ids  # both epochs saw every training chunk, and only those
+    shifted = [
+        (i, s)
+        for ids, shifts in gathered
+        if shifts is not None
+        for i, s in zip(ids.tolist(), shifts.tolist())
+    ]
+    assert {
+        i for i, _ in shifted
+    } == train_ids  # both epochs saw every training chunk, and only those
     assert sum(s > 0 for _, s in shifted) > len(shifted) / 2
-    for i, s in shifted:  # the window is text[30 i + s : 30 i + s + 31]; position p is in chunk p // 30
-        assert {p // 30 for p in range(30 * i + s,
-                                       30 * i + s + 31)} <= train_ids | ({i + 1} if s == 0 else set())
+    for (
+        i,
+        s,
+    ) in shifted:  # the window is text[30 i + s : 30 i + s + 31]; position p is in chunk p // 30
+        assert {p // 30 for p in range(30 * i + s, 30 * i + s + 31)} <= train_ids | (
+            {i + 1} if s == 0 else set()
+        )
     # the training text does border validation chunks, so the rule above had cases to refuse
     assert any(i + 1 not in train_ids and i + 1 < num_chunks for i in train_ids)
 
 
 def test_learning_rate_schedule_at_known_steps():
-    f = main.lr_lambda(warmup_steps=10, total_steps=110, schedule="cosine")
+    f = trainer.lr_lambda(warmup_steps=10, total_steps=110, schedule="cosine")
     assert [f(0), f(4), f(9)] == pytest.approx([0.1, 0.5, 1.0])  # linear warm-up to the base rate
-    assert [f(10), f(60), f(85), f(110)] == pytest.approx([1.0, 0.5, (1 - math.sqrt(0.5)) / 2, 0.0],
-                                                          abs=1e-12)
+    assert [f(10), f(60), f(85), f(110)] == pytest.approx(
+        [1.0, 0.5, (1 - math.sqrt(0.5)) / 2, 0.0], abs=1e-12
+    )
     assert f(500) == pytest.approx(0.0)
-    constant = main.lr_lambda(warmup_steps=0, total_steps=110, schedule="constant")
+    constant = trainer.lr_lambda(warmup_steps=0, total_steps=110, schedule="constant")
     assert all(constant(s) == 1.0 for s in range(0, 200, 7))
 
 
 def test_the_reference_preset_is_the_studys_setup(tiny_corpus):
     """Every value of the study's setup, as its README states them, for both models."""
-    study = dict(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, dropout=0.0, grad_clip=0.0,
-                 schedule="constant",
-                 warmup_steps=0, shift=False, ema=0.0, init_gain=1.0, seq_len=30, hidden_size=128,
-                 num_layers=4,
-                 context=0, split_seed=0)
+    study = dict(
+        epochs=20,
+        batch_size=64,
+        lr=1e-3,
+        beta2=0.999,
+        dropout=0.0,
+        grad_clip=0.0,
+        schedule="constant",
+        warmup_steps=0,
+        shift=False,
+        ema=0.0,
+        init_gain=1.0,
+        seq_len=30,
+        hidden_size=128,
+        num_layers=4,
+        context=0,
+        split_seed=0,
+    )
     _, vocab, data = load_corpus(tiny_corpus)
     chunks = Chunks(data, 30)
     train_ids, val_ids = split_ids(len(chunks), 0)
     split = dataset.Split(chunks, train_ids, val_ids)
     for kind in ("rnn", "lstm"):
-        settings = main.resolve(kind, "reference", vars(main.get_args([])))
-        assert {k: settings[k] for k in study} == study, kind
-        model, run = main.setup_training(kind, settings, len(vocab), split, "cpu")
+        settings = main.resolve(kind, "reference", main.given(main.get_args([])))
+        assert {k: getattr(settings, k) for k in study} == study, kind
+        model, run = trainer.setup_training(kind, settings, len(vocab), split, "cpu")
         group = run.optimizer.param_groups[0]
         assert type(run.optimizer) is torch.optim.Adam and group["betas"] == (0.9, 0.999)
         assert group["eps"] == 1e-8 and group["weight_decay"] == 0
@@ -188,23 +261,31 @@ def test_the_default_schedule_warms_up_then_decays_to_zero_over_the_run(tiny_cor
     chunks = Chunks(data, 30)
     train_ids, val_ids = split_ids(len(chunks), 0)
     split = dataset.Split(chunks, train_ids, val_ids)
-    settings = main.resolve("rnn", "default",
-                            vars(main.get_args(["--epochs", "3", "--warmup-steps", "4",
-                                                                 "--batch-size", "50",
-                                                "--hidden-size", "8"])))
-    _, run = main.setup_training("rnn", settings, len(vocab), split, "cpu")
+    settings = main.resolve(
+        "rnn",
+        "default",
+        main.given(
+            main.get_args(
+                ["--epochs", "3", "--warmup-steps", "4", "--batch-size", "50", "--hidden-size", "8"]
+            )
+        ),
+    )
+    _, run = trainer.setup_training("rnn", settings, len(vocab), split, "cpu")
     total = 3 * math.ceil(len(train_ids) / 50)
     lrs = []
     for _ in range(total):
         lrs.append(run.optimizer.param_groups[0]["lr"])
         run.optimizer.step()
         run.scheduler.step()
-    base = main.RECIPES["default"]["rnn"]["lr"]
+    base = main.RECIPES["default"]["rnn"].lr
     assert lrs[:4] == pytest.approx([base * k / 4 for k in (1, 2, 3, 4)])
     middle = 4 + (total - 4) // 2
-    assert lrs[middle] == pytest.approx(base * 0.5 * (1 + math.cos(math.pi * (middle - 4) / (total - 4))))
-    assert lrs[-1] < base * 0.01 and run.optimizer.param_groups[0]["lr"] == pytest.approx(0.0,
-                                                                                          abs=1e-12)
+    assert lrs[middle] == pytest.approx(
+        base * 0.5 * (1 + math.cos(math.pi * (middle - 4) / (total - 4)))
+    )
+    assert lrs[-1] < base * 0.01 and run.optimizer.param_groups[0]["lr"] == pytest.approx(
+        0.0, abs=1e-12
+    )
 
 
 @pytest.mark.parametrize("discounts, p_c_after_b", [(1, 0.817), (3, 0.939)])
@@ -225,18 +306,23 @@ def test_kneser_ney_on_a_corpus_worked_out_by_hand(discounts, p_c_after_b):
     assert model.prob("b", "a") == pytest.approx(0.657, abs=1e-12)
     assert model.prob("c", "b") == pytest.approx(p_c_after_b, abs=1e-12)
     assert model.prob("d", "a") == pytest.approx(1.2 / 4 * 0.03, abs=1e-12)
-    assert baseline.score(model,
-                          ["abc"]) == pytest.approx(-(math.log(0.657) + math.log(p_c_after_b)) / 2,
-                                                    abs=1e-12)
+    assert baseline.score(model, ["abc"]) == pytest.approx(
+        -(math.log(0.657) + math.log(p_c_after_b)) / 2, abs=1e-12
+    )
 
 
-def test_generate_picks_the_lowest_validation_loss_and_never_a_last_checkpoint(tmp_path,
-                                                                               monkeypatch, capsys):
+def test_generate_picks_the_lowest_validation_loss_and_never_a_last_checkpoint(
+    tmp_path, monkeypatch, capsys
+):
     folder = tmp_path / "checkpoints"
     folder.mkdir()
     vocab = "abc"
-    for name, loss in (("rnn.pt", 1.5), ("lstm.pt", 2.0), ("lstm.last.pt", 1.0),
-                       ("rnn.last.pt", 0.5)):
+    for name, loss in (
+        ("rnn.pt", 1.5),
+        ("lstm.pt", 2.0),
+        ("lstm.last.pt", 1.0),
+        ("rnn.last.pt", 0.5),
+    ):
         kind = name.split(".")[0]
         model = build_model(dict(kind=kind, vocab_size=3, hidden_size=4, num_layers=1))
         save_checkpoint(folder / name, model, vocab, best_val_loss=loss)
@@ -252,13 +338,19 @@ TABLE = torch.tensor([[0.0, -1.0, 2.0, 0.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]])
 
 def next_char_counts(logits, top_k, n=4000, temperature=1.0):
     rows = logits.expand(n, -1)
-    chars = generate.next_chars(rows, torch.full((n, 1), temperature), top_k,
-                                torch.rand(n, generator=torch.Generator().manual_seed(0)))
+    chars = generate.next_chars(
+        rows,
+        torch.full((n, 1), temperature),
+        top_k,
+        torch.rand(n, generator=torch.Generator().manual_seed(0)),
+    )
     return torch.bincount(chars, minlength=logits.shape[-1]).double()
 
 
 def test_top_k_keeps_every_character_tied_with_the_kth_and_all_when_k_covers_the_vocabulary():
-    counts = next_char_counts(TABLE[0], top_k=3)  # 2.0, 0.5, then 0.0 twice: a tie at the third place
+    counts = next_char_counts(
+        TABLE[0], top_k=3
+    )  # 2.0, 0.5, then 0.0 twice: a tie at the third place
     assert counts[1] == 0 and (counts[[0, 2, 3, 4]] > 0).all()
     kept = torch.tensor([0.0, -math.inf, 2.0, 0.0, 0.5])
     expected = torch.softmax(kept.double(), -1) * counts.sum()
@@ -275,8 +367,10 @@ def test_a_lower_temperature_concentrates_the_draws_on_the_favourite(low, high):
         counts = next_char_counts(TABLE[0], top_k=0, temperature=t)
         want = torch.softmax(TABLE[0].double() / t, -1)[2].item()
         assert counts[2].item() / counts.sum().item() == pytest.approx(want, abs=0.03)
-    assert next_char_counts(TABLE[0], 0, temperature=low)[2] > next_char_counts(TABLE[0], 0,
-                                                                                temperature=high)[2]
+    assert (
+        next_char_counts(TABLE[0], 0, temperature=low)[2]
+        > next_char_counts(TABLE[0], 0, temperature=high)[2]
+    )
 
 
 def test_the_temperature_study_measures_what_the_distribution_implies(tmp_path):
@@ -287,8 +381,9 @@ def test_the_temperature_study_measures_what_the_distribution_implies(tmp_path):
     text = "What say you, my lord? abc dea ba'e cab\n" * 20
     vocab = "".join(sorted(set(text)))
     logits = torch.linspace(-2.0, 2.0, len(vocab))
-    result = generate.temperature_study(Constant(logits), vocab, text, temperatures=[0.5, 1.0, 2.0],
-                                        num_samples=20, length=100)
+    result = temperature.temperature_study(
+        Constant(logits), vocab, text, temperatures=[0.5, 1.0, 2.0], num_samples=20, length=100
+    )
     p1 = torch.softmax(logits.double(), -1)
     for row in result["per_temperature"]:
         pt = torch.softmax(logits.double() / row["temperature"], -1)
@@ -299,24 +394,46 @@ def test_the_temperature_study_measures_what_the_distribution_implies(tmp_path):
 
 
 def test_held_out_plays_are_scored_per_character_without_the_chunks_holding_unknown_characters(
-        tmp_path, tiny_corpus):
+    tmp_path, tiny_corpus
+):
     """--dev and --test score like the validation chunks: every chunk of the text free of characters
     outside the vocabulary, per character, computed here by slicing the text by hand."""
     text = tiny_corpus.read_text()
-    held = text[:2000] + "Zebra~" + text[2000:4000]  # '~' is not in the vocabulary: its chunk is dropped
+    held = (
+        text[:2000] + "Zebra~" + text[2000:4000]
+    )  # '~' is not in the vocabulary: its chunk is dropped
     (tmp_path / "dev.txt").write_text(held)
     out = tmp_path / "run"
-    main.main(["--data", str(tiny_corpus), "--models", "rnn", "--epochs", "1", "--dev", str(tmp_path / "dev.txt"),
-               "--test", str(tmp_path / "dev.txt"), "--out-dir", str(out), "--figures-dir", str(out), *TINY])
+    main.main(
+        [
+            "--data",
+            str(tiny_corpus),
+            "--models",
+            "rnn",
+            "--epochs",
+            "1",
+            "--dev",
+            str(tmp_path / "dev.txt"),
+            "--test",
+            str(tmp_path / "dev.txt"),
+            "--out-dir",
+            str(out),
+            "--figures-dir",
+            str(out),
+            *TINY,
+        ]
+    )
     evaluation = json.loads((out / "metrics.json").read_text())["models"]["rnn"]["evaluation"]
     vocab = set(text)
-    ids = [i for i in range((len(held) - 1) // 30) if set(held[30 * i:30 * i + 31]) <= vocab]
-    assert evaluation["dev_chunks"] == len(ids) and evaluation["dev_dropped"] == (len(held) - 1) // 30 - len(ids)
+    ids = [i for i in range((len(held) - 1) // 30) if set(held[30 * i : 30 * i + 31]) <= vocab]
+    assert evaluation["dev_chunks"] == len(ids) and evaluation["dev_dropped"] == (
+        len(held) - 1
+    ) // 30 - len(ids)
     model, _ = load_checkpoint(out / "rnn.pt")
     sorted_vocab = sorted(vocab)
     encode = lambda s: [sorted_vocab.index(c) for c in s]
-    x = torch.tensor([encode(held[30 * i:30 * i + 30]) for i in ids])
-    y = torch.tensor([encode(held[30 * i + 1:30 * i + 31]) for i in ids])
+    x = torch.tensor([encode(held[30 * i : 30 * i + 30]) for i in ids])
+    y = torch.tensor([encode(held[30 * i + 1 : 30 * i + 31]) for i in ids])
     loss, acc = score_at_once(model, x, y)
     assert evaluation["dev_loss"] == pytest.approx(loss, abs=1e-5) == evaluation["test_loss"]
     assert evaluation["dev_acc"] == pytest.approx(acc)
@@ -328,22 +445,36 @@ def test_the_mixture_weight_is_the_one_best_on_the_dev_plays():
     net = {"dev": torch.tensor([0.9, 0.8]), "test": torch.tensor([0.5, 0.25])}
     counts = {"dev": torch.tensor([0.1, 0.2]), "test": torch.tensor([0.25, 0.5])}
     assert baseline.mixture(net, counts) == dict(
-        weight=1.0, dev_loss=pytest.approx(-(math.log(0.9) + math.log(0.8)) / 2),
-        test_loss=pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2))
+        weight=1.0,
+        dev_loss=pytest.approx(-(math.log(0.9) + math.log(0.8)) / 2),
+        test_loss=pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2),
+    )
     even = {"dev": torch.tensor([0.6, 0.2]), "test": torch.tensor([0.6, 0.2])}
     swapped = {"dev": torch.tensor([0.2, 0.6]), "test": torch.tensor([0.2, 0.6])}
-    mixed = baseline.mixture(even, swapped)  # -log(w a + (1-w) b) summed is least at w = 1/2 by symmetry
+    mixed = baseline.mixture(
+        even, swapped
+    )  # -log(w a + (1-w) b) summed is least at w = 1/2 by symmetry
     assert mixed["weight"] == 0.5 and mixed["dev_loss"] == pytest.approx(-math.log(0.4))
 
 
 def test_weight_decay_is_adamw_on_the_weight_matrices_and_spares_biases(tiny_corpus):
     _, vocab, data = load_corpus(tiny_corpus)
-    settings = main.resolve("rnn", "default", vars(main.get_args(["--weight-decay", "0.1", "--hidden-size", "8"])))
-    model, run = main.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")
+    settings = main.resolve(
+        "rnn", "default", main.given(main.get_args(["--weight-decay", "0.1", "--hidden-size", "8"]))
+    )
+    model, run = trainer.setup_training(
+        "rnn", settings, len(vocab), dataset.make_split(data), "cpu"
+    )
     assert type(run.optimizer) is torch.optim.AdamW
     decay = {id(p): g["weight_decay"] for g in run.optimizer.param_groups for p in g["params"]}
     for name, p in model.named_parameters():
         assert decay[id(p)] == (0.1 if p.dim() > 1 else 0.0), name
-    settings = main.resolve("rnn", "reference", vars(main.get_args(["--hidden-size", "8"])))
-    assert type(main.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")[1].optimizer) \
-        is torch.optim.Adam  # no decay: plain Adam, the study's optimizer
+    settings = main.resolve("rnn", "reference", main.given(main.get_args(["--hidden-size", "8"])))
+    assert (
+        type(
+            trainer.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")[
+                1
+            ].optimizer
+        )
+        is torch.optim.Adam
+    )  # no decay: plain Adam, the study's optimizer

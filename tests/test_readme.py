@@ -1,11 +1,12 @@
 """Both README pages are what the committed result files say, and the check notices when they do not."""
+
 import importlib.util
 import json
 import shutil
+from dataclasses import replace
 
 import pytest
 import torch
-
 from conftest import ROOT, run_script
 
 
@@ -18,10 +19,14 @@ def test_the_checkpoints_agree_with_the_run_that_wrote_them():
     """checkpoints/ holds the committed pair (their run: results/runs/default-seed0.json) until the
     user's own `python main.py` replaces them and writes checkpoints/metrics.json beside them."""
     own = ROOT / "checkpoints" / "metrics.json"
-    metrics = json.loads((own if own.exists() else ROOT / "results" / "runs" / "default-seed0.json").read_text())
+    metrics = json.loads(
+        (own if own.exists() else ROOT / "results" / "runs" / "default-seed0.json").read_text()
+    )
     for kind, m in metrics["models"].items():
         ckpt = torch.load(ROOT / "checkpoints" / f"{kind}.pt", weights_only=True)
-        assert ckpt["best_val_loss"] == m["best"]["val_loss"] and ckpt["epoch"] == m["best"]["epoch"]
+        assert (
+            ckpt["best_val_loss"] == m["best"]["val_loss"] and ckpt["epoch"] == m["best"]["epoch"]
+        )
         assert ckpt["corpus"]["sha256"] == metrics["corpus"]["sha256"]
     for name in ("loss.png", "accuracy.png", "temperature.png", "seeds.png", "comparison.png"):
         assert (ROOT / "figures" / name).stat().st_size > 10_000
@@ -32,10 +37,13 @@ SOURCES = {
     "headline": ("results/runs/default-seed1.json", ["models", "lstm", "best", "val_loss"]),
     "held-out": ("results/mixture.json", ["mixture", "lstm", "test_loss"]),
     "quickstart": ("results/runs/quickstart-seed0.json", ["models", "rnn", "best", "val_acc"]),
+    "curves": ("results/runs/default-seed0.json", ["models", "rnn", "best", "val_loss"]),
     "sample": ("results/samples.json", [0, "text"]),
     "findings": ("results/bench.json", ["time_to_quality_ratio", "lstm"]),
-    "committed-run": ("results/runs/default-seed0.json",
-                      ["models", "rnn", "evaluation", "val_context_loss"]),
+    "committed-run": (
+        "results/runs/default-seed0.json",
+        ["models", "rnn", "evaluation", "val_context_loss"],
+    ),
     "comparison": ("results/runs/context60-seed1.json", ["models", "rnn", "best", "val_loss"]),
     "context": ("results/baseline-context60.json", ["results", 1, "unseen_loss"]),  # modified KN
     "baseline": ("results/baseline.json", ["results", 0, "val_loss"]),
@@ -52,26 +60,33 @@ def render(tmp_path, monkeypatch):
     spec = importlib.util.spec_from_file_location("render", ROOT / "results" / "render.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    shutil.copytree(ROOT / "results", tmp_path / "results",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "results", tmp_path / "results", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     monkeypatch.setattr(module, "ROOT", tmp_path)
     return module
 
 
 def changed(value):
-    return value + 0.1 if isinstance(value, float) else value + 1 if isinstance(value,
-                                                                                int) else value + "!"
+    return (
+        value + 0.1
+        if isinstance(value, float)
+        else value + 1
+        if isinstance(value, int)
+        else value + "!"
+    )
 
 
 @pytest.mark.parametrize("block", sorted(SOURCES) + ["recipe"])
-def test_the_check_fails_when_a_number_in_a_results_file_changes(render, tmp_path, monkeypatch,
-                                                                 block):
+def test_the_check_fails_when_a_number_in_a_results_file_changes(
+    render, tmp_path, monkeypatch, block
+):
     render.main(["--check"])  # the copy is up to date
     before = render.BLOCKS[block]()
     if block == "recipe":  # rendered from main.py's recipe table rather than from a results file
         recipe = render.RECIPES["default"]
-        monkeypatch.setitem(recipe, "lstm", recipe["lstm"] | dict(epochs=25))
+        monkeypatch.setitem(recipe, "lstm", replace(recipe["lstm"], epochs=25))
     else:
         name, keys = SOURCES[block]
         data = json.loads((tmp_path / name).read_text())
