@@ -141,7 +141,7 @@ def headline() -> str:
 
 def corpus_name(sha: str) -> str:
     names = {
-        "gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the default corpus)",
+        "gutenberg": "Gutenberg *Coriolanus* + *Richard III* (the stand-in)",
         "tinyshakespeare": "the study's file (first 268,330 characters of tiny-shakespeare)",
     }
     return next(
