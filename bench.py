@@ -42,7 +42,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 import generate
 from dataset import CorpusError, load_corpus, make_split
 from main import resolve
-from model import MODELS, build_model, cpu_name, machine, resolve_device
+from model import MODELS, build_model, cpu_name, device_flag, machine
 from results.race import (
     BenchData,
     ReferenceDataset,
@@ -278,7 +278,10 @@ def get_args(argv=None) -> argparse.Namespace:
         help="the study's file (python data/prepare.py --source tinyshakespeare)",
     )
     p.add_argument(
-        "--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda[:N] (cuDNN on) or mps"
+        "--device",
+        type=device_flag,
+        default="auto",
+        help="auto (CUDA, MPS, CPU), cpu, cuda[:N] (cuDNN on) or mps",
     )
     p.add_argument("--quick", action="store_true", help="few repeats: finishes in under a minute")
     p.add_argument("--out", default=str(ROOT / "results" / "bench.json"), help="the JSON")
@@ -290,10 +293,6 @@ def get_args(argv=None) -> argparse.Namespace:
         help="seeds of the side-by-side time-to-quality runs (about 5 minutes each)",
     )
     args = p.parse_args(argv)
-    try:
-        args.device = resolve_device(args.device)
-    except ValueError as e:
-        p.error(str(e))
     return args
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from dataset import Vocab
-from model import CheckpointError, load_checkpoint, resolve_device
+from model import CheckpointError, device_flag, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_PROMPTS = ["The ", "And ", "But ", "She ", "He "]
@@ -178,7 +178,12 @@ def get_args(argv=None):
         "--num-samples", type=count(1), default=1, help="samples per prompt and temperature"
     )
     p.add_argument("--seed", type=int, default=0, help="same seed, same text")
-    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps")
+    p.add_argument(
+        "--device",
+        type=device_flag,
+        default="auto",
+        help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps",
+    )
     p.add_argument(
         "--skip-unknown", action="store_true", help="drop prompt characters outside the vocabulary"
     )
@@ -186,10 +191,6 @@ def get_args(argv=None):
         "--output", help="also write the samples here (.json: with prompt, T, seed, checkpoint)"
     )
     args = p.parse_args(argv)
-    try:
-        args.device = resolve_device(args.device)
-    except (ValueError, RuntimeError) as e:
-        p.error(str(e))
     return args
 
 

@@ -36,7 +36,7 @@ from dataset import (
     sha256,
 )
 from figures.draw import draw_figures
-from model import MODELS, CheckpointError, load_checkpoint, machine, resolve_device
+from model import MODELS, CheckpointError, device_flag, load_checkpoint, machine
 from trainer import EVAL_BATCH, Settings, TrainingError, run_epoch, summary, train_model
 
 ROOT = Path(__file__).resolve().parent
@@ -158,7 +158,12 @@ def get_args(argv=None) -> argparse.Namespace:
     for f in fields(Settings):
         add_setting(r, f.name)
     p.add_argument("--eval-context", type=TYPES["count0"], default=30, help=EVAL_CONTEXT)
-    p.add_argument("--device", default="auto", help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps")
+    p.add_argument(
+        "--device",
+        type=device_flag,
+        default="auto",
+        help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps",
+    )
     p.add_argument("--threads", type=TYPES["count"], help="CPU threads (default: torch's)")
     p.add_argument("--out-dir", default=str(ROOT / "checkpoints"), help="checkpoints and metrics")
     p.add_argument("--figures-dir", default=str(ROOT / "figures"), help="loss and accuracy figures")
@@ -167,10 +172,6 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue unfinished models from .last.pt")
     p.add_argument("--init-from", help="start from these weights (a .pt file or a folder of them)")
     args = p.parse_args(argv)
-    try:
-        args.device = resolve_device(args.device)
-    except (ValueError, RuntimeError) as e:
-        p.error(str(e))
     return args
 
 

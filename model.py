@@ -173,6 +173,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def device_flag(name: str) -> torch.device:
+    """argparse type of every script's --device: resolve_device, a refusal as a usage error."""
+    try:
+        return resolve_device(name)
+    except (ValueError, RuntimeError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def cpu_name() -> str:
     """The processor's model name, for the record of where a run ran."""
     cpuinfo = Path("/proc/cpuinfo")
