@@ -52,21 +52,42 @@ class KneserNey:
         self.tables.update({(k, False): self._table(cont[k]) for k in cont})
         return self
 
-    def _table(self, counts: Counter) -> dict:
-        """Counts plus, per context h, the total count and the mass D(c) taken from its successors."""
-        n = [sum(c == i for c in counts.values()) for i in range(1, 5)]  # count-of-counts n1..n4
-        y = n[0] / (n[0] + 2 * n[1]) if n[0] else 0.5
-        if self.discounts == 1:
-            d = [0.0, y, y, y]
-        else:  # Chen & Goodman's estimates D1, D2, D3+, falling back to y where a count-of-count is 0
-            d = [0.0] + [
-                k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1, 2, 3)
-            ]
+    def _table(self, counts: Counter, d: list | None = None) -> dict:
+        """Counts plus, per context h, the total count and the mass D(c) taken from its successors;
+        the discounts D(c) are estimated from the counts unless given."""
+        d = self._discounts(counts) if d is None else d
         total, gamma = defaultdict(int), defaultdict(float)
         for g, c in counts.items():
             total[g[:-1]] += c
             gamma[g[:-1]] += d[min(c, 3)]
         return dict(counts=counts, total=total, gamma=gamma, d=d)
+
+    def _discounts(self, counts: Counter) -> list:
+        """D(0..3): one y for every count, or Chen & Goodman's D1, D2, D3+ (y where undefined)."""
+        n = [sum(c == i for c in counts.values()) for i in range(1, 5)]  # count-of-counts n1..n4
+        y = n[0] / (n[0] + 2 * n[1]) if n[0] else 0.5
+        if self.discounts == 1:
+            return [0.0, y, y, y]
+        return [0.0] + [
+            k - (k + 1) * y * n[k] / n[k - 1] if n[k - 1] and n[k] else y for k in (1, 2, 3)
+        ]
+
+    def add(self, text: str, i: int) -> None:
+        """Count the n-grams of `text` that end at character i, as fit() would have counted them:
+        the adaptive (cache) form. The discounts stay those of the fit."""
+        for k in range(min(self.order, i + 1), 0, -1):
+            gram = text[i - k + 1 : i + 1]
+            if self._bump(self.tables[(k, True)], gram) and k > 1:  # a new type: one more
+                self._bump(self.tables[(k - 1, False)], gram[1:])  # distinct predecessor
+
+    @staticmethod
+    def _bump(table: dict, gram: str) -> bool:
+        """One more count of `gram` in `table`; whether it was unseen before."""
+        c = table["counts"][gram]
+        table["counts"][gram] = c + 1
+        table["total"][gram[:-1]] += 1
+        table["gamma"][gram[:-1]] += table["d"][min(c + 1, 3)] - table["d"][min(c, 3)]
+        return c == 0
 
     def prob(self, char: str, context: str, top: bool = True) -> float:
         """P(char | context), with the context cut to the last order - 1 characters."""
@@ -98,6 +119,28 @@ def target_probs(model: KneserNey, windows: list[str], context: int = 0) -> list
                 cache[key] = model.prob(key[1], key[0])
             probs.append(cache[key])
     return probs
+
+
+def read_probs(model: KneserNey, text: str, protocol: str, seg_len: int = 30) -> torch.Tensor:
+    """P(target) of text[1:], read in segments of seg_len targets as the networks read it
+    (trainer.read): `chunks` cuts each context at its segment's start, `stateful` never cuts it,
+    `dynamic` also adds each segment's n-grams once it is scored. It changes `model` when dynamic."""
+    probs, cache, added = [], {}, 0
+    for p in range(1, len(text)):
+        start = 0 if protocol != "chunks" else (p - 1) // seg_len * seg_len
+        context = text[max(start, p - model.order + 1) : p]
+        if protocol == "dynamic":
+            probs.append(model.prob(text[p], context))
+            if p % seg_len == 0 or p == len(text) - 1:  # the segment is scored: count it
+                for i in range(added, p + 1):
+                    model.add(text, i)
+                added = p + 1
+        else:
+            key = (context, text[p])
+            if key not in cache:
+                cache[key] = model.prob(text[p], context)
+            probs.append(cache[key])
+    return torch.tensor(probs, dtype=torch.float64)
 
 
 @torch.no_grad()

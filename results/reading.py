@@ -1,0 +1,213 @@
+"""Reading unseen plays in order: every checkpoint and the 6-gram under the three protocols.
+
+    python results/reading.py --runs checkpoints runs/default-seed1 ...   # results/reading.json
+
+chunks (the study's: each 30-character segment from a zero state), stateful (the state carried
+along) and dynamic (stateful, plus a gradient step on each segment once it is scored), all through
+trainer.read, and the modified-KN 6-gram read the same three ways (baseline.read_probs: context cut
+at segments, not cut, and adding each scored segment's counts). The dynamic settings (rule, learning
+rate, decay, segment length, streams) and the streams of stateful are chosen per model family on
+the first --search-chars of the dev plays, with seed 0's checkpoint; every setting tried is kept.
+Then each checkpoint is scored on the dev plays, the test plays and nanoGPT's validation split
+(the last 10% of tiny-shakespeare, read on its own), and mixed with the 6-gram under the same
+protocol (weight chosen on the dev plays). Results are written after each step, and a rerun skips
+what the file already holds.
+"""
+
+import argparse
+import copy
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from baseline import KneserNey, read_probs, windows_of  # noqa: E402
+from data.prepare import TEST_START  # noqa: E402
+from dataset import Vocab, make_split, read_text  # noqa: E402
+from model import device_flag, load_checkpoint  # noqa: E402
+from trainer import PROTOCOLS, RMS, SGD, grad_ms, read  # noqa: E402
+
+NANOGPT_VAL_START = 1_003_854  # int(0.9 * len(input.txt)): nanoGPT's shakespeare_char split
+READ_AS = " "  # a character outside the vocabulary is read as this, and not scored
+ORDER = 6
+
+
+def family(config: dict) -> str:
+    """RNN, LSTM, or RNN-256 for a width other than the study's 128."""
+    name = config["kind"].upper()
+    return name if config["hidden_size"] == 128 else f"{name}-{config['hidden_size']}"
+
+
+def score(nll: torch.Tensor, hit: torch.Tensor) -> dict:
+    scored = ~nll.isnan()
+    loss = nll[scored].mean().item()
+    return dict(loss=loss, bits=loss / math.log(2), acc=hit[scored].double().mean().item())
+
+
+def net_read(model, data, protocol, s: dict, stats, device) -> tuple:
+    """(nll, hit, seconds) of one read with settings `s`, on a copy of `model` when dynamic."""
+    update = None
+    if protocol == "dynamic":
+        model = copy.deepcopy(model)
+        if s["rule"] == "sgd":
+            update = SGD(model, s["lr"])
+        else:
+            update = RMS(model, s["lr"], s["decay"], stats)
+    t0 = time.perf_counter()
+    nll, hit = read(model, data, protocol, s["seg_len"], s["streams"], update, s["fill"], device)
+    return nll, hit, time.perf_counter() - t0
+
+
+def neighbours(s: dict, key: str) -> list:
+    """Settings one step from `s` along `key`: x3 and /3 for rates, the next value otherwise."""
+    if key in ("lr", "decay"):
+        return [dict(s, **{key: s[key] * 3}), dict(s, **{key: s[key] / 3})]
+    values = {"seg_len": [10, 20, 30, 60], "streams": [1, 4]}[key]
+    i = values.index(s[key])
+    return [dict(s, **{key: values[j]}) for j in (i - 1, i + 1) if 0 <= j < len(values)]
+
+
+def search(model, data, stats, fill, log: list, device) -> dict:
+    """Coordinate search on `data`: stateful's streams, then for each rule its rate (and RMS's decay),
+    the segment length and the streams, one step at a time while the loss falls. -> chosen."""
+    done = {json.dumps(r["settings"], sort_keys=True): r for r in log}
+
+    def trial(protocol, s):
+        key = json.dumps(dict(s, protocol=protocol), sort_keys=True)
+        if key not in done:
+            nll, hit, seconds = net_read(model, data, protocol, s, stats, device)
+            row = dict(settings=dict(s, protocol=protocol), seconds=seconds, **score(nll, hit))
+            log.append(row)
+            done[key] = row
+            print(f"  {protocol} {s}: {row['loss']:.4f} ({seconds:.0f} s)", flush=True)
+        return done[key]["loss"]
+
+    base = dict(seg_len=30, streams=1, fill=fill)
+    stateful = min((dict(base, streams=b) for b in (1, 4)), key=lambda s: trial("stateful", s))
+    best, best_loss = None, math.inf
+    for start, keys in (
+        (dict(base, rule="sgd", lr=0.1), ["lr", "seg_len", "streams"]),
+        (dict(base, rule="rms", lr=1e-4, decay=1e-2), ["lr", "decay", "seg_len", "streams"]),
+    ):
+        s, loss = start, trial("dynamic", start)
+        for key in keys:
+            improved = True
+            while improved:
+                improved = False
+                for t in neighbours(s, key):
+                    if (t_loss := trial("dynamic", t)) < loss:
+                        s, loss, improved = t, t_loss, True
+                        break
+        if loss < best_loss:
+            best, best_loss = s, loss
+    return dict(chunks=dict(base, streams=64), stateful=stateful, dynamic=best)
+
+
+def ngram_probs(kn: KneserNey, text: str, protocol: str) -> tuple:
+    t0 = time.perf_counter()
+    probs = read_probs(copy.deepcopy(kn) if protocol == "dynamic" else kn, text, protocol)
+    return probs, time.perf_counter() - t0
+
+
+def mix_weight(net_p: torch.Tensor, count_p: torch.Tensor) -> float:
+    """The weight w in 0, 0.01, ..., 1 of p = w net + (1 - w) n-gram that scores best on these."""
+    loss = lambda w: -torch.log(w * net_p + (1 - w) * count_p).mean().item()
+    return min((k / 100 for k in range(101)), key=loss)
+
+
+def get_args(argv=None):
+    p = argparse.ArgumentParser(description="Score checkpoints and the 6-gram reading in order.")
+    p.add_argument("--runs", nargs="+", required=True, help="folders of rnn.pt and/or lstm.pt")
+    p.add_argument("--data", default="data/shakespeare_train.txt", help="the training text")
+    p.add_argument("--dev", default="data/shakespeare_dev.txt", help="for choosing settings")
+    p.add_argument("--test", default="data/shakespeare_test.txt", help="for reporting")
+    p.add_argument("--search-chars", type=int, default=100_000, help="of the dev plays, searched")
+    p.add_argument("--device", type=device_flag, default="cpu", help="auto, cpu, cuda[:N] or mps")
+    p.add_argument("--out", default="results/reading.json", help="results, resumed if present")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = get_args(argv)
+    train = read_text(args.data)
+    vocab = Vocab.from_text(train)
+    test = read_text(args.test)
+    texts = {"dev": read_text(args.dev), "test": test}
+    if len(test) > NANOGPT_VAL_START - TEST_START:  # the test plays: their end is nanoGPT's
+        texts["nanogpt_val"] = test[NANOGPT_VAL_START - TEST_START :]
+    clean = {n: "".join(c if c in vocab.stoi else READ_AS for c in t) for n, t in texts.items()}
+    encoded = {n: vocab.encode(t, unknown=-1) for n, t in texts.items()}
+    masks = {n: encoded[n][1:] >= 0 for n in texts}
+    out_path = Path(args.out)
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out |= dict(
+        command="python results/reading.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        protocols=PROTOCOLS,
+        read_as=READ_AS,
+        search_chars=args.search_chars,
+        texts={n: dict(chars=len(t), unknown=int((~masks[n]).sum())) for n, t in texts.items()},
+    )
+    save = lambda: out_path.write_text(json.dumps(out, indent=1) + "\n")
+    fill = vocab.stoi[READ_AS]
+
+    # the 6-gram, fitted on the training chunks of the split, under each protocol
+    split = make_split(vocab.encode(train), 30, 0, vocab.pad, 0)
+    kn = KneserNey(ORDER, len(vocab), 3).fit(windows_of(split.chunks, split.train, vocab))
+    count_p = {}
+    for protocol in PROTOCOLS:
+        for name in texts:
+            probs, seconds = ngram_probs(kn, clean[name], protocol)
+            count_p[protocol, name] = probs[masks[name]]
+            loss = -probs[masks[name]].log().mean().item()
+            out.setdefault("ngram", {})[f"{protocol}/{name}"] = dict(loss=loss, seconds=seconds)
+            print(f"{ORDER}-gram {protocol} {name}: {loss:.4f} ({seconds:.0f} s)", flush=True)
+    save()
+
+    checkpoints = [p for run in args.runs for p in sorted(Path(run).glob("[rl]*[nm].pt"))]
+    models = [(path, *load_checkpoint(path, args.device)) for path in checkpoints]
+    models.sort(key=lambda m: m[2]["settings"]["seed"])  # seed 0 first: it chooses the settings
+    rows = out.setdefault("rows", {})
+    for path, model, ckpt in models:
+        fam, seed = family(ckpt["config"]), ckpt["settings"]["seed"]
+        if all(f"{fam}/{seed}/{p}" in rows for p in PROTOCOLS):
+            continue
+        t0 = time.perf_counter()
+        stats = grad_ms(model, vocab.encode(train), 30, 64, args.device)
+        stats_s = time.perf_counter() - t0
+        if fam not in out.setdefault("chosen", {}):
+            print(f"{fam}: searching on the first {args.search_chars:,} dev characters", flush=True)
+            log = out.setdefault("search", {}).setdefault(fam, [])
+            dev = encoded["dev"][: args.search_chars + 1]
+            out["chosen"][fam] = search(model, dev, stats, fill, log, args.device)
+            save()
+        params = sum(p.numel() for p in model.parameters())
+        for protocol in PROTOCOLS:
+            key = f"{fam}/{seed}/{protocol}"
+            if key in rows:
+                continue
+            s = out["chosen"][fam][protocol]
+            row = dict(family=fam, seed=seed, checkpoint=str(path), params=params, settings=s)
+            net_p = {}
+            for name, data in encoded.items():
+                nll, hit, seconds = net_read(model, data, protocol, s, stats, args.device)
+                row[name] = dict(score(nll, hit), seconds=seconds)
+                net_p[name] = (-nll[masks[name]]).exp()
+                print(f"{key} {name}: {row[name]['loss']:.4f} ({seconds:.0f} s)", flush=True)
+            w = mix_weight(net_p["dev"], count_p[protocol, "dev"])
+            row["mixture"] = dict(weight=w)
+            for name in ("dev", "test"):
+                p = w * net_p[name] + (1 - w) * count_p[protocol, name]
+                row["mixture"][name] = -p.log().mean().item()
+            if protocol == "dynamic" and s["rule"] == "rms":
+                row["grad_stats_seconds"] = stats_s
+            rows[key] = row
+            save()
+
+
+if __name__ == "__main__":
+    main()
