@@ -3,6 +3,7 @@
     python generate.py                                   # best checkpoint, five prompts, T = 0.7
     python generate.py --prime "ROMEO:" --temperature 0.7 1 4 --length 200 --seed 1
     python generate.py --checkpoint runs/mine/lstm.pt --prime "ROMEO:"
+    python generate.py --adapt my_play.txt --prime "ROMEO:"   # adapt the weights to a text first
 
 The prompt is fed once; then each step samples from softmax(last-position logits / T) and feeds
 that one character back, carrying the hidden state. All samples of a call (every prompt, temperature
@@ -15,13 +16,16 @@ import json
 import math
 import os
 import sys
+import time
 import zlib
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dataset import Vocab
+import trainer
+from dataset import CorpusError, Vocab, read_text, sha256
 from model import CheckpointError, device_flag, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent
@@ -190,6 +194,15 @@ def get_args(argv=None):
     p.add_argument(
         "--output", help="also write the samples here (.json: with prompt, T, seed, checkpoint)"
     )
+    p.add_argument(
+        "--adapt",
+        metavar="FILE",
+        help="first read this UTF-8 text with dynamic evaluation (the weights adapt to it)",
+    )
+    p.add_argument(
+        "--adapt-data",
+        help="the training text, for --adapt's gradient statistics (default: the checkpoint's)",
+    )
     args = p.parse_args(argv)
     return args
 
@@ -222,6 +235,33 @@ def load(checkpoint: str | None, device) -> tuple:
     return path, model, ckpt["vocab"]
 
 
+def adapt(model, vocab: str, path: str, corpus: dict, train_path: str | None, device) -> None:
+    """Read the text at `path` in order with dynamic evaluation, the dev plays' settings for this
+    model's family (trainer.DYNAMIC), so that sampling continues in its manner; changes `model`."""
+    s = trainer.DYNAMIC[trainer.family(asdict(model.config))]
+    v = Vocab(vocab)
+    text = read_text(path)
+    data = v.encode(text, unknown=-1)
+    if len(data) < 2:
+        raise ValueError(f"--adapt {path}: nothing to read")
+    stats = None
+    if s["rule"] == "rms":  # its statistics come from the training text, as in the study
+        train = read_text(train_path or corpus["path"])
+        if not train_path and sha256(train) != corpus["sha256"]:
+            raise ValueError(f"{corpus['path']} is not the text this checkpoint trained on")
+        stats = trainer.grad_ms(model, v.encode(train, unknown=-1), s["seg_len"], 64, device)
+    t0 = time.perf_counter()
+    update = trainer.dynamic_update(model, s, stats)
+    fill = v.stoi.get(trainer.READ_AS, v.pad)
+    nll, _ = trainer.read(model, data, "dynamic", s["seg_len"], s["streams"], update, fill, device)
+    unknown = int((data < 0).sum())
+    print(
+        f"adapted to {path}: {len(text):,} characters ({unknown} outside the vocabulary, read as "
+        f"{v.chars[fill]!r}) in {time.perf_counter() - t0:.1f}s, {nll.nanmean():.4f} nats/char",
+        file=sys.stderr,
+    )
+
+
 def write(out: Path, rows: list, texts: list[str], args, path: Path, command: str) -> None:
     """The samples as text, or (.json) one record per sample with what made it."""
     if out.suffix != ".json":
@@ -239,6 +279,9 @@ def main(argv=None):
     args = get_args(argv)
     try:
         path, model, vocab = load(args.checkpoint, args.device)
+        if args.adapt:
+            corpus = load_checkpoint(path)[1].get("corpus", {})
+            adapt(model, vocab, args.adapt, corpus, args.adapt_data, args.device)
         from_file = [Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else []
         prompts = (args.prime or []) + from_file or DEFAULT_PROMPTS
         prompts = clean_prompts(prompts, vocab, args.skip_unknown)
@@ -267,7 +310,7 @@ def main(argv=None):
         if args.output:
             command = " ".join(["python generate.py", *(sys.argv[1:] if argv is None else argv)])
             write(Path(args.output), rows, texts, args, path, command)
-    except (CheckpointError, ValueError, OSError) as e:
+    except (CheckpointError, CorpusError, ValueError, OSError) as e:
         sys.exit(f"generate.py: error: {e}")
 
 

@@ -362,6 +362,7 @@ def train_model(
 
 # Reading a text in order: the three protocols of evaluation, and dynamic evaluation's updates.
 
+READ_AS = " "  # what a character outside the vocabulary is read as; it is not scored
 PROTOCOLS = {
     "chunks": "each segment from a zero state: the study's protocol",
     "stateful": "the text in order, the state carried from segment to segment",
@@ -379,6 +380,24 @@ def streams(data: torch.Tensor, num_streams: int, seg_len: int, fill: int) -> tu
     y = torch.full((num_streams * width,), -1, dtype=torch.long)
     x[:n], y[:n] = torch.where(data[:-1] < 0, fill, data[:-1]), data[1:]
     return x.view(num_streams, width), y.view(num_streams, width)
+
+
+# Dynamic evaluation's settings per model family, chosen on the dev plays by results/reading.py
+# (every setting tried is in results/reading.json); generate.py --adapt reads with these.
+DYNAMIC = {}
+
+
+def family(config: dict) -> str:
+    """RNN, LSTM, or e.g. RNN-256 for a width other than the study's 128."""
+    name = config["kind"].upper()
+    return name if config["hidden_size"] == 128 else f"{name}-{config['hidden_size']}"
+
+
+def dynamic_update(model, s: dict, stats: list | None = None):
+    """The update `s` names for `model`: SGD, or RMS with the gradient statistics `stats`."""
+    if s["rule"] == "sgd":
+        return SGD(model, s["lr"])
+    return RMS(model, s["lr"], s["decay"], stats)
 
 
 class SGD:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every run behind the README, in order; each copies its metrics into results/ (checkpoints other than
 # the committed pair stay in runs/, which git ignores). Takes about 1.5 hours on 2 CPU cores.
-# Usage: bash results/experiments.sh [STEP...]   (steps: default reference context baseline samples bench)
+# Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 baseline reading samples bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
@@ -14,7 +14,13 @@ run() {  # run NAME SEED FLAGS...: one main.py run into runs/NAME-seedSEED, metr
   cp "runs/$name-seed$seed/metrics.json" "results/runs/$name-seed$seed.json"
 }
 
-steps=("$@"); [ $# -gt 0 ] || steps=(default reference context baseline samples bench)
+rnn256_best() {  # the rnn256 trial (lrX-epY) with the lowest dev-plays loss
+  python -c 'import glob, json, os
+dev = lambda p: json.load(open(p))["models"]["rnn"]["evaluation"]["dev_loss"]
+print(os.path.basename(min(glob.glob("results/runs/rnn256-*-seed0.json"), key=dev))[7:-11])'
+}
+
+steps=("$@"); [ $# -gt 0 ] || steps=(default reference rnn256 baseline reading samples bench)
 for step in "${steps[@]}"; do
   case $step in
     default)  # seed 0 is the committed run: checkpoints/ and figures/
@@ -22,12 +28,19 @@ for step in "${steps[@]}"; do
       cp checkpoints/metrics.json results/runs/default-seed0.json
       for seed in 1 2; do run default "$seed"; done ;;
     reference) for seed in 0 1 2; do run reference "$seed" --preset reference; done ;;
-    context) for seed in 0 1; do run context60 "$seed" --context 60; done ;;
+    rnn256)  # the RNN at the LSTM's budget (hidden 256: 558,142 parameters); lr and epochs on the dev plays
+      for trial in "4e-3 14" "2e-3 14" "2e-3 20"; do
+        set -- $trial; run "rnn256-lr$1-ep$2" 0 --models rnn --hidden-size 256 --lr "$1" --epochs "$2"
+      done
+      best=$(rnn256_best); lr=${best%-ep*}; lr=${lr#lr}; epochs=${best#*-ep}
+      for seed in 1 2; do run "rnn256-$best" "$seed" --models rnn --hidden-size 256 --lr "$lr" --epochs "$epochs"; done ;;
+    reading)  # every checkpoint and the 6-gram reading the unseen plays in order (results/reading.json)
+      python results/reading.py --runs checkpoints runs/default-seed1 runs/default-seed2 runs/rnn256-"$(rnn256_best)"-seed[012] ;;
     baseline)
       python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json
       python baseline.py --data "$DATA" $UNSEEN --orders 6 --discounts 3 --mix checkpoints/rnn.pt checkpoints/lstm.pt \
         --out results/mixture.json
-      python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
+      ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null
       python results/temperature.py --data "$DATA" --seed 0 ;;

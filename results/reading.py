@@ -30,17 +30,10 @@ from baseline import KneserNey, read_probs, windows_of  # noqa: E402
 from data.prepare import TEST_START  # noqa: E402
 from dataset import Vocab, make_split, read_text  # noqa: E402
 from model import device_flag, load_checkpoint  # noqa: E402
-from trainer import PROTOCOLS, RMS, SGD, grad_ms, read  # noqa: E402
+from trainer import PROTOCOLS, READ_AS, dynamic_update, family, grad_ms, read  # noqa: E402
 
 NANOGPT_VAL_START = 1_003_854  # int(0.9 * len(input.txt)): nanoGPT's shakespeare_char split
-READ_AS = " "  # a character outside the vocabulary is read as this, and not scored
 ORDER = 6
-
-
-def family(config: dict) -> str:
-    """RNN, LSTM, or RNN-256 for a width other than the study's 128."""
-    name = config["kind"].upper()
-    return name if config["hidden_size"] == 128 else f"{name}-{config['hidden_size']}"
 
 
 def score(nll: torch.Tensor, hit: torch.Tensor) -> dict:
@@ -49,17 +42,14 @@ def score(nll: torch.Tensor, hit: torch.Tensor) -> dict:
     return dict(loss=loss, bits=loss / math.log(2), acc=hit[scored].double().mean().item())
 
 
-def net_read(model, data, protocol, s: dict, stats, device) -> tuple:
+def net_read(model, data, protocol, s: dict, stats, fill, device) -> tuple:
     """(nll, hit, seconds) of one read with settings `s`, on a copy of `model` when dynamic."""
     update = None
     if protocol == "dynamic":
         model = copy.deepcopy(model)
-        if s["rule"] == "sgd":
-            update = SGD(model, s["lr"])
-        else:
-            update = RMS(model, s["lr"], s["decay"], stats)
+        update = dynamic_update(model, s, stats)
     t0 = time.perf_counter()
-    nll, hit = read(model, data, protocol, s["seg_len"], s["streams"], update, s["fill"], device)
+    nll, hit = read(model, data, protocol, s["seg_len"], s["streams"], update, fill, device)
     return nll, hit, time.perf_counter() - t0
 
 
@@ -80,14 +70,14 @@ def search(model, data, stats, fill, log: list, device) -> dict:
     def trial(protocol, s):
         key = json.dumps(dict(s, protocol=protocol), sort_keys=True)
         if key not in done:
-            nll, hit, seconds = net_read(model, data, protocol, s, stats, device)
+            nll, hit, seconds = net_read(model, data, protocol, s, stats, fill, device)
             row = dict(settings=dict(s, protocol=protocol), seconds=seconds, **score(nll, hit))
             log.append(row)
             done[key] = row
             print(f"  {protocol} {s}: {row['loss']:.4f} ({seconds:.0f} s)", flush=True)
         return done[key]["loss"]
 
-    base = dict(seg_len=30, streams=1, fill=fill)
+    base = dict(seg_len=30, streams=1)
     stateful = min((dict(base, streams=b) for b in (1, 4)), key=lambda s: trial("stateful", s))
     best, best_loss = None, math.inf
     for start, keys in (
@@ -194,7 +184,7 @@ def main(argv=None):
             row = dict(family=fam, seed=seed, checkpoint=str(path), params=params, settings=s)
             net_p = {}
             for name, data in encoded.items():
-                nll, hit, seconds = net_read(model, data, protocol, s, stats, args.device)
+                nll, hit, seconds = net_read(model, data, protocol, s, stats, fill, args.device)
                 row[name] = dict(score(nll, hit), seconds=seconds)
                 net_p[name] = (-nll[masks[name]]).exp()
                 print(f"{key} {name}: {row[name]['loss']:.4f} ({seconds:.0f} s)", flush=True)

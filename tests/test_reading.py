@@ -12,8 +12,9 @@ import torch.nn.functional as F
 from conftest import make_text
 
 import baseline
+import generate
 import trainer
-from dataset import Chunks, Vocab
+from dataset import Chunks, Vocab, sha256
 from model import build_model, save_checkpoint
 
 VOCAB = 10
@@ -127,7 +128,7 @@ def test_dynamic_update_by_hand(rule):
     the stepped weights; the RMS step written out from its formula, its decay pulling back."""
     model, data = tiny("rnn"), text(31)
     ms = [torch.rand_like(p) * 1e-3 + 1e-5 for p in model.parameters()]
-    lr, decay = (0.5, 0.0) if rule == "sgd" else (1e-3, 0.3)
+    lr, decay = (0.5, 0.0) if rule == "sgd" else (1e-3, 0.9)  # some rates capped at 1
     update = trainer.SGD(model, lr) if rule == "sgd" else trainer.RMS(model, lr, decay, ms)
     nll, _ = trainer.read(copy.deepcopy(model), data, "dynamic", 10, 1, update, FILL)
 
@@ -250,7 +251,63 @@ def test_reading_study_end_to_end(tmp_path):
     else:
         stats = trainer.grad_ms(model, vocab.encode(corpus[:4000]), 30, 64, "cpu")
         update = trainer.RMS(moved, s["lr"], s["decay"], stats)
-    nll, _ = trainer.read(moved, data, "dynamic", s["seg_len"], s["streams"], update, s["fill"])
+    fill = vocab.stoi[" "]
+    nll, _ = trainer.read(moved, data, "dynamic", s["seg_len"], s["streams"], update, fill)
     assert row["test"]["loss"] == pytest.approx(nll.nanmean().item(), abs=1e-6)
     assert 0 <= row["mixture"]["weight"] <= 1
     assert set(result["ngram"]) == {f"{p}/{n}" for p in trainer.PROTOCOLS for n in ("dev", "test")}
+
+
+def adapt_checkpoint(tmp_path, corpus: str):
+    vocab = Vocab.from_text(corpus)
+    torch.manual_seed(0)
+    model = build_model(dict(kind="rnn", vocab_size=len(vocab), hidden_size=16, num_layers=2))
+    (tmp_path / "train.txt").write_text(corpus)
+    record = dict(path=str(tmp_path / "train.txt"), sha256=sha256(corpus))
+    save_checkpoint(tmp_path / "rnn.pt", model, vocab.chars, corpus=record)
+    return model.eval(), vocab
+
+
+@pytest.mark.parametrize("rule", ["sgd", "rms"])
+def test_generate_adapt_samples_from_the_adapted_weights(tmp_path, monkeypatch, capsys, rule):
+    """--adapt FILE: the sample is the one the weights adapted by trainer.read give; at learning
+    rate 0 it is the unadapted sample."""
+    corpus = make_text(600)
+    model, vocab = adapt_checkpoint(tmp_path, corpus[:2000])
+    play = tmp_path / "play.txt"
+    play.write_text(corpus[2000:2600] + "\u00e9")  # one character outside the vocabulary
+    s = dict(rule=rule, lr=0.3 if rule == "sgd" else 3e-3, decay=0.01, seg_len=10, streams=1)
+    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", s)
+    argv = ["--checkpoint", str(tmp_path / "rnn.pt"), "--prime", "The ", "--seed", "3"]
+
+    def sampled(*extra):
+        generate.main([*argv, "--length", "80", *extra])
+        return capsys.readouterr()
+
+    plain, adapted = sampled(), sampled("--adapt", str(play))
+    unknown = sum(c not in vocab.stoi for c in play.read_text())
+    assert unknown >= 1 and f"({unknown} outside the vocabulary" in adapted.err
+    hand = copy.deepcopy(model)
+    stats = None
+    if rule == "rms":
+        stats = trainer.grad_ms(model, vocab.encode(corpus[:2000]), 10, 64, "cpu")
+    data = vocab.encode(play.read_text(), unknown=-1)
+    update = trainer.dynamic_update(hand, s, stats)
+    trainer.read(hand, data, "dynamic", 10, 1, update, vocab.stoi[" "])
+    expected = generate.sample(hand, vocab.chars, ["The "], [0.7], 80, [0], 3)[0]
+    assert adapted.out.strip() == expected.strip() != plain.out.strip()
+    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", dict(s, lr=0.0, decay=0.0))
+    assert sampled("--adapt", str(play)).out == plain.out
+
+
+def test_generate_adapt_refuses_another_training_text(tmp_path, monkeypatch):
+    corpus = make_text(600)
+    adapt_checkpoint(tmp_path, corpus[:2000])
+    (tmp_path / "train.txt").write_text(corpus[:1999])  # not what the checkpoint trained on
+    (tmp_path / "play.txt").write_text(corpus[2000:2600])
+    s = dict(rule="rms", lr=1e-3, decay=0.01, seg_len=10, streams=1)
+    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", s)
+    with pytest.raises(SystemExit, match="is not the text this checkpoint trained on"):
+        generate.main(
+            ["--checkpoint", str(tmp_path / "rnn.pt"), "--adapt", str(tmp_path / "play.txt")]
+        )
