@@ -235,39 +235,54 @@ def load(checkpoint: str | None, device) -> tuple:
     return path, model, ckpt["vocab"]
 
 
-def adapt(model, vocab: str, path: str, corpus: dict, train_path: str | None, device) -> None:
+def adapt(model, vocab: str, path: str, corpus: dict, train_path: str | None, device) -> dict:
     """Read the text at `path` in order with dynamic evaluation, the dev plays' settings for this
-    model's family (trainer.DYNAMIC), so that sampling continues in its manner; changes `model`."""
-    s = trainer.DYNAMIC[trainer.family(asdict(model.config))]
+    model's family (trainer.DYNAMIC; another width takes its kind's), so that sampling continues in
+    its manner; changes `model`. -> what was read, how long it took, its loss."""
+    fam = trainer.family(asdict(model.config))
+    s = trainer.DYNAMIC.get(fam) or trainer.DYNAMIC[model.config.kind.upper()]
     v = Vocab(vocab)
     text = read_text(path)
     data = v.encode(text, unknown=-1)
     if len(data) < 2:
         raise ValueError(f"--adapt {path}: nothing to read")
-    stats = None
-    if s["rule"] == "rms":  # its statistics come from the training text, as in the study
+    stats, t0 = None, time.perf_counter()
+    if s["rule"] == "rms":  # its statistics come from the training text, as in Krause et al.
         train = read_text(train_path or corpus["path"])
         if not train_path and sha256(train) != corpus["sha256"]:
             raise ValueError(f"{corpus['path']} is not the text this checkpoint trained on")
-        stats = trainer.grad_ms(model, v.encode(train, unknown=-1), s["seg_len"], 64, device)
-    t0 = time.perf_counter()
+        train = v.encode(train, unknown=-1)
+        stats = trainer.grad_ms(model, train, trainer.STATS_SEG_LEN, trainer.STATS_BATCH, device)
+    stats_seconds, t0 = round(time.perf_counter() - t0, 1), time.perf_counter()
     update = trainer.dynamic_update(model, s, stats)
     fill = v.stoi.get(trainer.READ_AS, v.pad)
     nll, _ = trainer.read(model, data, "dynamic", s["seg_len"], s["streams"], update, fill, device)
-    unknown = int((data < 0).sum())
+    record = dict(
+        path=str(path),
+        chars=len(text),
+        unknown=int((data < 0).sum()),
+        seconds=round(time.perf_counter() - t0, 1),
+        stats_seconds=stats_seconds,
+        loss=nll.nanmean().item(),
+        settings=s,
+    )
     print(
-        f"adapted to {path}: {len(text):,} characters ({unknown} outside the vocabulary, read as "
-        f"{v.chars[fill]!r}) in {time.perf_counter() - t0:.1f}s, {nll.nanmean():.4f} nats/char",
+        f"adapted to {path}: {len(text):,} characters ({record['unknown']} outside the vocabulary, "
+        f"read as {v.chars[fill]!r}) in {record['seconds']}s (gradient statistics {stats_seconds}s), "
+        f"{record['loss']:.4f} nats/char",
         file=sys.stderr,
     )
+    return record
 
 
-def write(out: Path, rows: list, texts: list[str], args, path: Path, command: str) -> None:
+def write(out: Path, rows: list, texts: list[str], args, path: Path, command: str, adapted) -> None:
     """The samples as text, or (.json) one record per sample with what made it."""
     if out.suffix != ".json":
         out.write_text("\n\n".join(texts) + "\n", encoding="utf-8")
         return
     keys = dict(seed=args.seed, top_k=args.top_k, checkpoint=str(path), command=command)
+    if adapted:
+        keys["adapted"] = adapted
     records = [
         dict(prompt=p, temperature=t, seed=args.seed, sample=j) | keys | dict(text=x)
         for (p, t, j), x in zip(rows, texts)
@@ -279,9 +294,10 @@ def main(argv=None):
     args = get_args(argv)
     try:
         path, model, vocab = load(args.checkpoint, args.device)
+        adapted = None
         if args.adapt:
             corpus = load_checkpoint(path)[1].get("corpus", {})
-            adapt(model, vocab, args.adapt, corpus, args.adapt_data, args.device)
+            adapted = adapt(model, vocab, args.adapt, corpus, args.adapt_data, args.device)
         from_file = [Path(args.prime_file).read_text(encoding="utf-8")] if args.prime_file else []
         prompts = (args.prime or []) + from_file or DEFAULT_PROMPTS
         prompts = clean_prompts(prompts, vocab, args.skip_unknown)
@@ -309,7 +325,7 @@ def main(argv=None):
         print("\n" if stream else "\n\n".join(texts) + "\n", end="")
         if args.output:
             command = " ".join(["python generate.py", *(sys.argv[1:] if argv is None else argv)])
-            write(Path(args.output), rows, texts, args, path, command)
+            write(Path(args.output), rows, texts, args, path, command, adapted)
     except (CheckpointError, CorpusError, ValueError, OSError) as e:
         sys.exit(f"generate.py: error: {e}")
 

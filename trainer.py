@@ -383,8 +383,13 @@ def streams(data: torch.Tensor, num_streams: int, seg_len: int, fill: int) -> tu
 
 
 # Dynamic evaluation's settings per model family, chosen on the dev plays by results/reading.py
-# (every setting tried is in results/reading.json); generate.py --adapt reads with these.
-DYNAMIC = {}
+# (every setting tried is in results/reading/*.json; the search steps rates by factors of 3);
+# generate.py --adapt reads with these.
+DYNAMIC = {
+    "RNN": dict(seg_len=30, streams=1, rule="rms", lr=1e-4 / 3, decay=1e-2 / 27),
+    "LSTM": dict(seg_len=60, streams=1, rule="rms", lr=1e-4, decay=1e-2 / 9),
+    "RNN-256": dict(seg_len=60, streams=1, rule="rms", lr=1e-4 / 3, decay=1e-2 / 9),
+}
 
 
 def family(config: dict) -> str:
@@ -431,6 +436,11 @@ class RMS:
     def __call__(self, model) -> None:
         for p, p0, rms, rate in zip(model.parameters(), self.start, self.rms, self.rate):
             p.add_(rate * (p0 - p)).addcdiv_(p.grad, rms + self.eps, value=-self.lr)
+
+
+# RMS's gradient statistics are taken over the training text in these segments and streams, whatever
+# the segment length dynamic evaluation then reads with (the settings were chosen with these).
+STATS_SEG_LEN, STATS_BATCH = 30, 64
 
 
 def grad_ms(model, data: torch.Tensor, seg_len: int, batch: int, device) -> list:

@@ -1,6 +1,7 @@
 """Reading unseen plays in order: every checkpoint and the 6-gram under the three protocols.
 
-    python results/reading.py --runs checkpoints runs/default-seed1 ...   # results/reading.json
+    python results/reading.py --checkpoints checkpoints/lstm.pt runs/default-seed1/lstm.pt ... \
+        --out results/reading/lstm.json
 
 chunks (the study's: each 30-character segment from a zero state), stateful (the state carried
 along) and dynamic (stateful, plus a gradient step on each segment once it is scored), all through
@@ -26,6 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+import trainer  # noqa: E402
 from baseline import KneserNey, read_probs, windows_of  # noqa: E402
 from data.prepare import TEST_START  # noqa: E402
 from dataset import Vocab, make_split, read_text  # noqa: E402
@@ -112,18 +114,21 @@ def mix_weight(net_p: torch.Tensor, count_p: torch.Tensor) -> float:
 
 def get_args(argv=None):
     p = argparse.ArgumentParser(description="Score checkpoints and the 6-gram reading in order.")
-    p.add_argument("--runs", nargs="+", required=True, help="folders of rnn.pt and/or lstm.pt")
+    p.add_argument("--checkpoints", nargs="+", required=True, help="one family, seed 0 among them")
     p.add_argument("--data", default="data/shakespeare_train.txt", help="the training text")
     p.add_argument("--dev", default="data/shakespeare_dev.txt", help="for choosing settings")
     p.add_argument("--test", default="data/shakespeare_test.txt", help="for reporting")
     p.add_argument("--search-chars", type=int, default=100_000, help="of the dev plays, searched")
     p.add_argument("--device", type=device_flag, default="cpu", help="auto, cpu, cuda[:N] or mps")
-    p.add_argument("--out", default="results/reading.json", help="results, resumed if present")
+    p.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
+    p.add_argument("--out", required=True, help="results (.json), resumed if present")
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = get_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     train = read_text(args.data)
     vocab = Vocab.from_text(train)
     test = read_text(args.test)
@@ -134,6 +139,7 @@ def main(argv=None):
     encoded = {n: vocab.encode(t, unknown=-1) for n, t in texts.items()}
     masks = {n: encoded[n][1:] >= 0 for n in texts}
     out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     out |= dict(
         command="python results/reading.py " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -158,8 +164,7 @@ def main(argv=None):
             print(f"{ORDER}-gram {protocol} {name}: {loss:.4f} ({seconds:.0f} s)", flush=True)
     save()
 
-    checkpoints = [p for run in args.runs for p in sorted(Path(run).glob("[rl]*[nm].pt"))]
-    models = [(path, *load_checkpoint(path, args.device)) for path in checkpoints]
+    models = [(path, *load_checkpoint(path, args.device)) for path in args.checkpoints]
     models.sort(key=lambda m: m[2]["settings"]["seed"])  # seed 0 first: it chooses the settings
     rows = out.setdefault("rows", {})
     for path, model, ckpt in models:
@@ -167,7 +172,9 @@ def main(argv=None):
         if all(f"{fam}/{seed}/{p}" in rows for p in PROTOCOLS):
             continue
         t0 = time.perf_counter()
-        stats = grad_ms(model, vocab.encode(train), 30, 64, args.device)
+        stats = grad_ms(
+            model, vocab.encode(train), trainer.STATS_SEG_LEN, trainer.STATS_BATCH, args.device
+        )
         stats_s = time.perf_counter() - t0
         if fam not in out.setdefault("chosen", {}):
             print(f"{fam}: searching on the first {args.search_chars:,} dev characters", flush=True)

@@ -234,7 +234,8 @@ def test_reading_study_end_to_end(tmp_path):
     save_checkpoint(run / "lstm.pt", model, vocab.chars, settings=dict(seed=0))
     out = tmp_path / "reading.json"
     t = {n: str(tmp_path / f"{n}.txt") for n in ("train", "dev", "test")}
-    argv = ["--runs", str(run), "--data", t["train"], "--dev", t["dev"], "--test", t["test"]]
+    argv = ["--checkpoints", str(run / "lstm.pt"), "--data", t["train"], "--dev", t["dev"]]
+    argv += ["--test", t["test"]]
     reading.main([*argv, "--search-chars", "300", "--out", str(out)])
     result = json.loads(out.read_text())
     chosen, log = result["chosen"]["LSTM-8"], result["search"]["LSTM-8"]
@@ -290,7 +291,7 @@ def test_generate_adapt_samples_from_the_adapted_weights(tmp_path, monkeypatch, 
     hand = copy.deepcopy(model)
     stats = None
     if rule == "rms":
-        stats = trainer.grad_ms(model, vocab.encode(corpus[:2000]), 10, 64, "cpu")
+        stats = trainer.grad_ms(model, vocab.encode(corpus[:2000]), 30, 64, "cpu")  # not seg_len
     data = vocab.encode(play.read_text(), unknown=-1)
     update = trainer.dynamic_update(hand, s, stats)
     trainer.read(hand, data, "dynamic", 10, 1, update, vocab.stoi[" "])
@@ -311,3 +312,25 @@ def test_generate_adapt_refuses_another_training_text(tmp_path, monkeypatch):
         generate.main(
             ["--checkpoint", str(tmp_path / "rnn.pt"), "--adapt", str(tmp_path / "play.txt")]
         )
+
+
+def test_dynamic_settings_are_the_ones_chosen_on_the_dev_plays():
+    """trainer.DYNAMIC (what generate.py --adapt uses) holds, per family, the dynamic setting with
+    the lowest dev-plays loss in the committed search logs, and every row was read with it."""
+    from pathlib import Path
+
+    files = sorted((Path(__file__).resolve().parents[1] / "results" / "reading").glob("*.json"))
+    assert files
+    for path in files:
+        result = json.loads(path.read_text())
+        for fam, log in result["search"].items():
+            dynamic = [r for r in log if r["settings"]["protocol"] == "dynamic"]
+            best = min(dynamic, key=lambda r: r["loss"])["settings"]
+            best = {k: v for k, v in best.items() if k != "protocol"}
+            assert trainer.DYNAMIC[fam] == best == result["chosen"][fam]["dynamic"]
+            rows = [r for k, r in result["rows"].items() if k.startswith(f"{fam}/")]
+            assert len(rows) == 3 * len(trainer.PROTOCOLS)
+            assert all(
+                r["settings"] == result["chosen"][fam][k.split("/")[2]]
+                for k, r in ((k, r) for k, r in result["rows"].items() if k.startswith(f"{fam}/"))
+            )
