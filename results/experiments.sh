@@ -34,16 +34,24 @@ for step in "${steps[@]}"; do
       done
       best=$(rnn256_best); lr=${best%-ep*}; lr=${lr#lr}; epochs=${best#*-ep}
       for seed in 1 2; do run "rnn256-$best" "$seed" --models rnn --hidden-size 256 --lr "$lr" --epochs "$epochs"; done ;;
-    reading)  # every checkpoint and the 6-gram reading the unseen plays in order (results/reading.json)
-      python results/reading.py --runs checkpoints runs/default-seed1 runs/default-seed2 runs/rnn256-"$(rnn256_best)"-seed[012] ;;
+    reading)  # every checkpoint and the 6-gram reading the unseen plays in order (results/reading/)
+      for kind in rnn lstm; do
+        python results/reading.py --checkpoints {checkpoints,runs/default-seed1,runs/default-seed2}/$kind.pt \
+          --threads 1 --out results/reading/$kind.json
+      done
+      python results/reading.py --checkpoints runs/rnn256-"$(rnn256_best)"-seed[012]/rnn.pt --threads 1 \
+        --out results/reading/rnn256.json ;;
     baseline)
       python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json
       python baseline.py --data "$DATA" $UNSEEN --orders 6 --discounts 3 --mix checkpoints/rnn.pt checkpoints/lstm.pt \
         --out results/mixture.json
-      ;;
+      python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null
-      python results/temperature.py --data "$DATA" --seed 0 ;;
+      python results/temperature.py --data "$DATA" --seed 0
+      python generate.py --prime "PROSPERO:" --length 300 --seed 1 --output results/sample-plain.json > /dev/null
+      python generate.py --adapt data/shakespeare_test.txt --prime "PROSPERO:" --length 300 --seed 1 \
+        --output results/sample-adapted.json > /dev/null ;;
     bench) python bench.py --data "$DATA" --seeds 0 1 2 ;;
   esac
 done
