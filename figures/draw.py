@@ -60,7 +60,7 @@ def draw_seeds(curves: dict, ngram: tuple, path) -> None:
     whole. curves: {(kind, recipe): [per-seed lists of val loss]}; ngram: (label, val loss)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    styles = {"reference": "--", "default": "-", "context60": ":"}
+    styles = {"reference": "--", "default": "-", "hidden 256": ":"}
     for (kind, recipe), seeds in curves.items():
         n = min(map(len, seeds))  # a shorter seed run: average the common epochs
         a = np.array([c[:n] for c in seeds])

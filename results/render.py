@@ -9,6 +9,7 @@ A block is the text between `<!-- begin NAME -->` and `<!-- end NAME -->`.
 
 import argparse
 import json
+import math
 import re
 import statistics
 import sys
@@ -20,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 from data.prepare import SOURCES  # noqa: E402
 from figures.draw import draw_comparison, draw_seeds  # noqa: E402
 from main import RECIPES, STUDY  # noqa: E402
+from results.reading import NANOGPT_VAL_START  # noqa: E402
+from trainer import PROTOCOLS  # noqa: E402
 
 PAGES = ("README.md", "results/README.md")
 # The reference study's reported numbers (its README), for comparison only.
@@ -252,9 +255,10 @@ FINDINGS = [
     test plays ({lstm_test_mean:.4f}, mean of {seeds} seeds). Interpolated with the n-gram, one weight
     chosen on the dev plays, the seed-0 networks score RNN {mix_rnn:.4f} and LSTM {mix_lstm:.4f}.
     [Dev and test plays](results/README.md#dev-and-test-plays)""",
-    """**The chunking costs more than the choice of model:** feeding each validation chunk its
-    {context} preceding characters first lowers the loss to {fed_rnn:.4f} (RNN) and {fed_lstm:.4f}
-    (LSTM). [Context](results/README.md#context)""",
+    """**Read in order and adapting as it reads, the LSTM scores {lstm_dynamic} on the test
+    plays** (chunk by chunk {lstm_chunks}, its state carried {lstm_stateful}); the adaptive 6-gram
+    {cache:.4f}, the RNN {rnn_dynamic}, the RNN with the LSTM's parameter budget {rnn256_dynamic}.
+    {order}. [Reading in order](results/README.md#reading-in-order)""",
     """**The study's samples began with 'z' because of its sampler, not its model:** re-created on
     our checkpoint, its sampler starts with 'z' {bug_low:.0%}-{bug_high:.0%} of the time, the
     correct one {correct:.0%}. Our recipe reaches the study's best loss {speed_rnn:.1f}x (RNN) and
@@ -322,7 +326,27 @@ def findings() -> str:
         speed_rnn=speed["rnn"],
         speed_lstm=speed["lstm"],
     )
+    values |= reading_findings()
     return "\n".join("- " + prose(template, **values) for template in FINDINGS)
+
+
+def reading_findings() -> dict:
+    r = reading()
+    test = lambda fam, p: read_seeds(r, fam, p, lambda row: row["test"]["loss"])
+    values = {
+        f"{fam.lower().replace('-', '')}_{p}": mean_std(test(fam, p))
+        for fam in FAMILIES
+        for p in PROTOCOLS
+    }
+    values["cache"] = r["ngram"]["dynamic/test"]["loss"]
+    best = {p: min(FAMILIES, key=lambda f, p=p: mean(test(f, p))) for p in PROTOCOLS}
+    winners = set(best.values())
+    values["order"] = (
+        f"The {winners.pop()} is ahead under every protocol"
+        if len(winners) == 1
+        else "Ahead: " + ", ".join(f"{f} under {p}" for p, f in best.items())
+    )
+    return values
 
 
 def committed_run() -> str:
@@ -361,7 +385,7 @@ def comparison() -> str:
         "all unseen plays | wall time (s) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for recipe in ("reference", "default", "context60"):
+    for recipe in ("reference", "default"):
         for kind in KINDS:
             seeds = per_seed(recipe, kind, "val")
             if seeds:
@@ -402,7 +426,7 @@ def comparison() -> str:
             .removeprefix("python main.py")
             .replace(f"--seed {m['settings']['seed']}", "")
             .strip()
-            for r in ("reference", "default", "context60")
+            for r in ("reference", "default")
             for m in runs(r)
         }
     )
@@ -412,48 +436,281 @@ def comparison() -> str:
         "--dev data/shakespeare_dev.txt --test data/shakespeare_test.txt "
         "--seed S` (S = 0, 1, 2) with "
         + ", ".join(f"`{f}`" if f else "no other flag" for f in flags)
-        + ", run by `bash results/experiments.sh default reference context`.",
+        + ", run by `bash results/experiments.sh default reference`.",
     ]
     return "\n".join(lines)
 
 
-CONTEXT = """Trained and scored with 60 preceding characters (`--context 60`, {seeds} seeds), the
-RNN reaches {k60_rnn} and the LSTM {k60_lstm}; the default checkpoints, trained at K = 0 and only
-fed 30 characters at evaluation, score {k0_rnn:.4f} and {k0_lstm:.4f}. Fed only 30 characters, the
-K = 60 checkpoints score {fed_rnn:.4f} (RNN) and {fed_lstm:.4f} (LSTM): the difference from their
-60-character score is what each uses of the characters 30-60 back. On the unseen plays at K = 60:
-RNN {unseen_rnn}, LSTM {unseen_lstm}, against the 6-gram given the same 60 characters:
-{ngram_val:.4f} on validation, {ngram_unseen:.4f} unseen. {recipe}"""
+CONTEXT = """Fed their {context} preceding characters first (unscored), the default checkpoints
+score {k0_rnn:.4f} (RNN) and {k0_lstm:.4f} (LSTM) on the validation chunks, against {val_rnn:.4f} and
+{val_lstm:.4f} from a zero state (means of {seeds} seeds); the 6-gram given 60 preceding characters
+scores {ngram_val:.4f} on validation. Carrying the state through the whole text, and adapting while
+reading it, are measured on the unseen plays below ([Reading in order](#reading-in-order))."""
 
 
 def context() -> str:
-    k60 = {k: per_seed("context60", k, "val") for k in KINDS}
-    fed30 = {k: mean(per_seed("context60", k, "context")) for k in KINDS}
-    k0 = {k: mean(per_seed("default", k, "context")) for k in KINDS}
-    unseen = {k: mean_std(per_seed("context60", k, "unseen")) for k in KINDS}
     g = ngram(60)
-    decay = {r["models"]["lstm"].get("weight_decay", 0.0) for r in runs("context60")}
-    recipe_note = (
-        "These K = 60 runs predate the default recipe's weight decay (they trained "
-        "without it): the K = 0 scores beside them come from the recipe with it."
-        if decay != {RECIPES["default"]["lstm"].weight_decay}
-        else ""
-    )
     return prose(
         CONTEXT,
-        seeds=len(k60["rnn"]),
-        k60_rnn=mean_std(k60["rnn"]),
-        k60_lstm=mean_std(k60["lstm"]),
-        k0_rnn=k0["rnn"],
-        k0_lstm=k0["lstm"],
-        fed_rnn=fed30["rnn"],
-        fed_lstm=fed30["lstm"],
-        unseen_rnn=unseen["rnn"],
-        unseen_lstm=unseen["lstm"],
+        context=load("results/runs/default-seed0.json")["models"]["lstm"]["evaluation"][
+            "eval_context"
+        ],
+        seeds=len(per_seed("default", "rnn", "context")),
+        k0_rnn=mean(per_seed("default", "rnn", "context")),
+        k0_lstm=mean(per_seed("default", "lstm", "context")),
+        val_rnn=mean(per_seed("default", "rnn", "val")),
+        val_lstm=mean(per_seed("default", "lstm", "val")),
         ngram_val=g["val_loss"],
-        ngram_unseen=g["unseen_loss"],
-        recipe=recipe_note,
     )
+
+
+# Reading in order ---------------------------------------------------------------------------------
+
+FAMILIES = ("RNN", "LSTM", "RNN-256")
+NANOGPT = dict(loss=1.4697, params="10.7M", context=256)  # nanoGPT's README, shakespeare_char
+TEXTS = {"dev": "dev plays", "test": "test plays", "nanogpt_val": "nanoGPT's val split"}
+
+
+def rnn256() -> str:
+    """The name (results/runs/NAME-seedS.json) of the equal-budget RNN trial chosen on the dev plays."""
+    trials = sorted((ROOT / "results" / "runs").glob("rnn256-*-seed0.json"))
+    dev = lambda p: json.loads(p.read_text())["models"]["rnn"]["evaluation"]["dev_loss"]
+    return min(trials, key=dev).name.removesuffix("-seed0.json")
+
+
+def reading() -> dict:
+    """results/reading/*.json merged: rows, search logs and choices of every family; the n-gram."""
+    merged = dict(rows={}, search={}, chosen={})
+    for path in sorted((ROOT / "results" / "reading").glob("*.json")):
+        r = json.loads(path.read_text())
+        for key in ("rows", "search", "chosen"):
+            merged[key] |= r.get(key, {})
+        merged |= {k: v for k, v in r.items() if k not in ("rows", "search", "chosen")}
+    return merged
+
+
+def read_seeds(r: dict, fam: str, protocol: str, key) -> list:
+    """One value per seed of `fam` read under `protocol`; key(row) picks it."""
+    rows = [
+        v
+        for k, v in sorted(r["rows"].items())
+        if k.startswith(f"{fam}/") and k.endswith(f"/{protocol}")
+    ]
+    return [key(row) for row in rows]
+
+
+def setting(s: dict, protocol: str) -> str:
+    if protocol == "chunks":
+        return "30-char segments, zero state"
+    if protocol == "stateful":
+        return f"{s['streams']} stream{'s' if s['streams'] > 1 else ''}"
+    rate = f"lr {s['lr']:.3g}" + (f", decay {s['decay']:.3g}" if s["rule"] == "rms" else "")
+    return f"{s['rule'].upper()} {rate}, {s['seg_len']}-char segments, {s['streams']} stream(s)"
+
+
+def val_loss(fam: str) -> list:
+    recipe = {"RNN": ("default", "rnn"), "LSTM": ("default", "lstm"), "RNN-256": (rnn256(), "rnn")}
+    return per_seed(*recipe[fam], "val")
+
+
+def reading_table() -> str:
+    r = reading()
+    lines = [
+        "| model | params | protocol | setting (chosen on the dev plays) | seeds | val loss | "
+        "dev plays | test plays | test bits/char | test acc | nanoGPT val | s per test read |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for fam in FAMILIES:
+        for protocol in PROTOCOLS:
+            rows = read_seeds(r, fam, protocol, lambda row: row)
+            if not rows:
+                continue
+            get = lambda text, k, rows=rows: [row[text][k] for row in rows]
+            val = mean_std(val_loss(fam)) if protocol == "chunks" else ""
+            lines.append(
+                f"| {fam} | {rows[0]['params']:,} | {protocol} | "
+                f"{setting(rows[0]['settings'], protocol)} | {len(rows)} | {val} | "
+                f"{mean_std(get('dev', 'loss'))} | {mean_std(get('test', 'loss'))} | "
+                f"{mean_std(get('test', 'bits'), '.3f')} | "
+                f"{mean_std(get('test', 'acc'), '.2f', 100)}% | "
+                f"{mean_std(get('nanogpt_val', 'loss'))} | {mean(get('test', 'seconds')):.0f} |"
+            )
+    for protocol in PROTOCOLS:
+        g = {t: r["ngram"][f"{protocol}/{t}"] for t in TEXTS}
+        form = {"chunks": "context cut at segments", "stateful": "context never cut",
+                "dynamic": "adds each scored segment's counts"}[protocol]  # fmt: skip
+        lines.append(
+            f"| 6-gram, modified KN | - | {protocol} | {form} | - | | {g['dev']['loss']:.4f} | "
+            f"{g['test']['loss']:.4f} | {g['test']['loss'] / math.log(2):.3f} | | "
+            f"{g['nanogpt_val']['loss']:.4f} | {g['test']['seconds']:.0f} |"
+        )
+    for fam in FAMILIES:
+        for protocol in PROTOCOLS:
+            mixed = read_seeds(r, fam, protocol, lambda row: row["mixture"])
+            if mixed:
+                w = mean([m["weight"] for m in mixed])
+                lines.append(
+                    f"| {fam} + 6-gram | | {protocol} | weight {w:.2f} on the network (dev plays) | "
+                    f"{len(mixed)} | | {mean_std([m['dev'] for m in mixed])} | "
+                    f"{mean_std([m['test'] for m in mixed])} | | | | |"
+                )
+    lines.append(
+        f"| nanoGPT (their published number) | {NANOGPT['params']} | static, context "
+        f"{NANOGPT['context']} | a transformer trained on the first 90% of tiny-shakespeare | 1 | | | | | | "
+        f"{NANOGPT['loss']:.4f} | |"
+    )
+    t = r["texts"]
+    lines += [
+        "",
+        f"Nats per character over every character of each text but its first, read in order "
+        f"(dev plays {t['dev']['chars']:,} characters, test plays {t['test']['chars']:,}, nanoGPT's "
+        f"validation split {t['nanogpt_val']['chars']:,}: characters {NANOGPT_VAL_START:,} to the end "
+        f"of tiny-shakespeare, the end of the test plays, read on its own from the trained weights). "
+        f"A character outside the vocabulary is read as {r['read_as']!r} and not scored "
+        f"(dev plays {t['dev']['unknown']}, test plays {t['test']['unknown']}). Validation is "
+        f"scored under the chunks protocol only: its chunks interleave with the training text. "
+        f"Mean ± std over seeds 0, 1, 2; seconds: the mean of one read of the test plays, one CPU "
+        f"thread, with another job on the machine's other core (the adapted sample below times one read on "
+        f"both cores). "
+        f"`bash results/experiments.sh reading` wrote `results/reading/`.",
+    ]
+    return "\n".join(lines)
+
+
+def rnn256_trials() -> str:
+    chosen = rnn256()
+    lines = [
+        "| run | hidden | lr | epochs | seeds | best val loss | epoch of best | dev plays loss | "
+        "test plays loss |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    names = sorted(
+        {p.name.rsplit("-seed", 1)[0] for p in (ROOT / "results" / "runs").glob("rnn256-*")}
+    )
+    for name in names:
+        s = runs(name)[0]["models"]["rnn"]["settings"]
+        seeds = per_seed(name, "rnn", "val")
+        test = mean_std(per_seed(name, "rnn", "test")) if name == chosen else "(not used)"
+        dev = mean_std(per_seed(name, "rnn", "dev"))
+        lines.append(
+            f"| `{name}` | {s['hidden_size']} | {s['lr']:g} | {s['epochs']} | {len(seeds)} | "
+            f"{mean_std(seeds)} | {mean_std(per_seed(name, 'rnn', 'epoch'), '.1f')} | "
+            + (f"**{dev}**" if name == chosen else dev)
+            + f" | {test} |"
+        )
+    params = runs(chosen)[0]["models"]["rnn"]["params"]
+    lines += [
+        "",
+        f"The default RNN recipe at hidden 256 ({params:,} parameters, the LSTM has 544,318), its "
+        f"learning rate and epochs chosen by the lowest dev-plays loss of seed 0: `{chosen}`, then "
+        f"seeds 1 and 2 (`bash results/experiments.sh rnn256`).",
+    ]
+    return "\n".join(lines)
+
+
+def reading_search() -> str:
+    r = reading()
+    lines = []
+    for fam in FAMILIES:
+        log = r["search"].get(fam)
+        if not log:
+            continue
+        chosen = r["chosen"][fam]
+        lines += [
+            f"**{fam}** (seed 0, the first {r['search_chars']:,} characters of the dev plays):",
+            "",
+            "| protocol | rule | lr | decay | segment | streams | loss | seconds |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in log:
+            s = row["settings"]
+            best = {k: v for k, v in s.items() if k != "protocol"} == chosen[s["protocol"]]
+            loss = f"**{row['loss']:.4f}**" if best else f"{row['loss']:.4f}"
+            lines.append(
+                f"| {s['protocol']} | {s.get('rule', '-')} | {s['lr']:.3g} | "
+                if "lr" in s
+                else f"| {s['protocol']} | - | - | "
+            )
+            lines[-1] += (
+                f"{s['decay']:.3g} | " if "decay" in s else "- | "
+            ) + f"{s['seg_len']} | {s['streams']} | {loss} | {row['seconds']:.0f} |"
+        lines.append("")
+    return "\n".join(lines).rstrip()
+
+
+def reading_verdict() -> str:
+    r = reading()
+    test = lambda fam, p: read_seeds(r, fam, p, lambda row: row["test"]["loss"])
+    out = []
+    for protocol in PROTOCOLS:
+        ranked = sorted(
+            (f for f in FAMILIES if test(f, protocol)), key=lambda f: mean(test(f, protocol))
+        )
+        shown_ = ", ".join(f"{f} {mean_std(test(f, protocol))}" for f in ranked)
+        out.append(f"- **{protocol}**, test plays, best first: {shown_}; 6-gram "
+                   f"{r['ngram'][f'{protocol}/test']['loss']:.4f}.")  # fmt: skip
+    lstm = test("LSTM", "dynamic")
+    nano = read_seeds(r, "LSTM", "dynamic", lambda row: row["nanogpt_val"]["loss"])
+    cache = r["ngram"]["dynamic/test"]["loss"]
+    out.append(prose(
+        """- **Targets.** The default LSTM with dynamic evaluation scores {lstm} on the test plays
+        (target below 1.50: {met}; the adaptive 6-gram scores {cache:.4f}: {vs_cache}), and {nano}
+        on nanoGPT's validation split, against nanoGPT's published {nano_ref:.4f} ({vs_nano}): a
+        544K-parameter network that adapts while it reads, against a static {params}-parameter
+        transformer with a {ctx}-character context trained on 3.7 times our training text.""",
+        lstm=mean_std(lstm), met="met" if mean(lstm) < 1.50 else "not met", cache=cache,
+        vs_cache="below it" if mean(lstm) < cache else "above it", nano=mean_std(nano),
+        nano_ref=NANOGPT["loss"], vs_nano="below it" if mean(nano) < NANOGPT["loss"] else "above it",
+        params=NANOGPT["params"], ctx=NANOGPT["context"],
+    ))  # fmt: skip
+    return "\n".join(out)
+
+
+def reading_headline() -> str:
+    r = reading()
+    lines = [
+        "| test plays, read in order | chunks (the study's) | stateful | dynamic evaluation |",
+        "|---|---|---|---|",
+    ]
+    for fam in FAMILIES:
+        cells = [
+            mean_std(read_seeds(r, fam, p, lambda row: row["test"]["loss"])) for p in PROTOCOLS
+        ]
+        if cells[0] != "-":
+            label = "RNN, hidden 256 (the LSTM's budget)" if fam == "RNN-256" else fam
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    g = [f"{r['ngram'][f'{p}/test']['loss']:.4f}" for p in PROTOCOLS]
+    lines.append("| 6-gram (dynamic: adds each read segment's counts) | " + " | ".join(g) + " |")
+    lines += [
+        "",
+        "Nats/char, mean ± std over 3 seeds; every setting chosen on the dev plays "
+        "(`results/reading/`, [Reading in order](results/README.md#reading-in-order)).",
+    ]
+    return "\n".join(lines)
+
+
+def adapted() -> str:
+    plain, adapt = (load(f"results/sample-{n}.json")[0] for n in ("plain", "adapted"))
+    a = adapt["adapted"]
+    return "\n".join([
+        f"`{plain['command']}`:", "", "```text", plain["text"], "```", "",
+        f"`{adapt['command']}` (read {a['chars']:,} characters in {a['seconds']:.0f} s, "
+        f"{a['loss']:.4f} nats/char while reading):", "", "```text", adapt["text"], "```",
+    ])  # fmt: skip
+
+
+def adapt_cost() -> str:
+    a = load("results/sample-adapted.json")[0]["adapted"]
+    s = a["settings"]
+    return prose(
+        """Reading the {chars:,} characters of the test plays took {seconds:.0f} s with the LSTM on
+        this 2-core CPU (about {per:.0f} s per 100,000 characters; {rule}, chosen on the dev plays),
+        after {stats:.0f} s for the update's gradient statistics over the training text, and reading
+        them it scored {loss:.4f} nats/char. Samples of both:
+        [adapting before sampling](results/README.md#reading-in-order).""",
+        chars=a["chars"], seconds=a["seconds"], per=a["seconds"] / a["chars"] * 1e5,
+        rule=setting(s, "dynamic"), loss=a["loss"], stats=a["stats_seconds"],
+    )  # fmt: skip
 
 
 def held_out() -> str:
@@ -729,6 +986,13 @@ BLOCKS = {
     "comparison": comparison,
     "context": context,
     "baseline": baseline,
+    "reading": reading_table,
+    "reading-search": reading_search,
+    "reading-verdict": reading_verdict,
+    "reading-headline": reading_headline,
+    "rnn256": rnn256_trials,
+    "adapted": adapted,
+    "adapt-cost": adapt_cost,
     "sweep": sweep,
     "samples": samples,
     "temperature": temperature,
@@ -740,11 +1004,9 @@ def draw() -> None:
     """figures/seeds.png and figures/comparison.png from the seed runs and the n-gram."""
     g = ngram()
     label = f"modified KN {NGRAM[0]}-gram"
-    curves = {
-        (k, r): [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
-        for k in KINDS
-        for r in ("reference", "default", "context60")
-    }
+    curve = lambda k, r: [[h["val_loss"] for h in m["models"][k]["history"]] for m in runs(r)]
+    curves = {(k, r): curve(k, r) for k in KINDS for r in ("reference", "default")}
+    curves["rnn", "hidden 256"] = curve("rnn", rnn256())  # the LSTM's parameter budget
     draw_seeds(curves, (label, g["val_loss"]), ROOT / "figures" / "seeds.png")
     rows = {
         (k, r): dict(val=per_seed(r, k, "val"), unseen=per_seed(r, k, "test"))

@@ -44,8 +44,21 @@ SOURCES = {
         "results/runs/default-seed0.json",
         ["models", "rnn", "evaluation", "val_context_loss"],
     ),
-    "comparison": ("results/runs/context60-seed1.json", ["models", "rnn", "best", "val_loss"]),
-    "context": ("results/baseline-context60.json", ["results", 1, "unseen_loss"]),  # modified KN
+    "comparison": ("results/runs/reference-seed1.json", ["models", "rnn", "best", "val_loss"]),
+    "context": ("results/baseline-context60.json", ["results", 1, "val_loss"]),  # modified KN
+    "reading": ("results/reading/lstm.json", ["rows", "LSTM/1/dynamic", "test", "loss"]),
+    "reading-search": ("results/reading/rnn.json", ["search", "RNN", 0, "loss"]),
+    "reading-verdict": (
+        "results/reading/lstm.json",
+        ["rows", "LSTM/2/dynamic", "nanogpt_val", "loss"],
+    ),
+    "reading-headline": (
+        "results/reading/rnn256.json",
+        ["rows", "RNN-256/0/stateful", "test", "loss"],
+    ),
+    "rnn256": ("results/runs/rnn256-lr4e-3-ep14-seed0.json", ["models", "rnn", "best", "val_loss"]),
+    "adapted": ("results/sample-adapted.json", [0, "text"]),
+    "adapt-cost": ("results/sample-adapted.json", [0, "adapted", "loss"]),
     "baseline": ("results/baseline.json", ["results", 0, "val_loss"]),
     "sweep": ("results/sweep/rnn-e30-lr3e-3.json", ["models", "rnn", "best", "val_loss"]),
     "samples": ("results/samples.json", [-1, "text"]),
