@@ -55,11 +55,13 @@ def net_read(model, data, protocol, s: dict, stats, fill, device) -> tuple:
     return nll, hit, time.perf_counter() - t0
 
 
-def neighbours(s: dict, key: str) -> list:
-    """Settings one step from `s` along `key`: x3 and /3 for rates, the next value otherwise."""
+def neighbours(s: dict, key: str, start: dict) -> list:
+    """Settings one step from `s` along `key`: for a rate, x3 and /3 on the grid start x 3^k (to 3
+    significant figures, the same number by every path), the next value otherwise."""
     if key in ("lr", "decay"):
-        return [dict(s, **{key: s[key] * 3}), dict(s, **{key: s[key] / 3})]
-    values = {"seg_len": [10, 20, 30, 60], "streams": [1, 4]}[key]
+        k = round(math.log(s[key] / start[key], 3))
+        return [dict(s, **{key: float(f"{start[key] * 3.0**j:.3g}")}) for j in (k + 1, k - 1)]
+    values = {"seg_len": [10, 20, 30, 60, 120], "streams": [1, 4]}[key]
     i = values.index(s[key])
     return [dict(s, **{key: values[j]}) for j in (i - 1, i + 1) if 0 <= j < len(values)]
 
@@ -91,7 +93,7 @@ def search(model, data, stats, fill, log: list, device) -> dict:
             improved = True
             while improved:
                 improved = False
-                for t in neighbours(s, key):
+                for t in neighbours(s, key, start):
                     if (t_loss := trial("dynamic", t)) < loss:
                         s, loss, improved = t, t_loss, True
                         break

@@ -217,6 +217,25 @@ def test_adaptive_ngram_is_causal_and_learns():
     assert -a.log().mean() < -static.log().mean()  # the text's own counts help on the rest of it
 
 
+def test_search_steps_rates_on_one_grid():
+    """A rate three steps down and back up is the start again, bit for bit, and reads as typed."""
+    from results.reading import neighbours
+
+    start = dict(lr=1e-4, decay=1e-2, seg_len=30)
+    s = start
+    for _ in range(3):
+        s = neighbours(s, "decay", start)[1]
+    assert s["decay"] == 0.00037
+    for _ in range(3):
+        s = neighbours(s, "decay", start)[0]
+    assert s == start
+    assert [t["lr"] for t in neighbours(start, "lr", start)] == [0.0003, 3.33e-05]
+    assert [t["seg_len"] for t in neighbours(dict(start, seg_len=60), "seg_len", start)] == [
+        30,
+        120,
+    ]
+
+
 def test_reading_study_end_to_end(tmp_path):
     """results/reading.py on small texts: the search log holds every setting tried, the chosen
     ones come from it, and each row's scores equal a read with its settings."""
@@ -241,6 +260,7 @@ def test_reading_study_end_to_end(tmp_path):
     chosen, log = result["chosen"]["LSTM-8"], result["search"]["LSTM-8"]
     dynamic = [r for r in log if r["settings"]["protocol"] == "dynamic"]
     assert len(dynamic) >= 4
+    assert len({json.dumps(r["settings"], sort_keys=True) for r in log}) == len(log)  # none twice
     best = min(dynamic, key=lambda r: r["loss"])
     assert dict(chosen["dynamic"], protocol="dynamic") == best["settings"]
     row = result["rows"]["LSTM-8/0/dynamic"]
