@@ -115,3 +115,10 @@ def test_the_check_fails_when_a_number_in_a_results_file_changes(
 
 def test_every_block_has_a_negative_test(render):
     assert set(render.BLOCKS) == set(SOURCES) | {"recipe"}
+
+
+def test_a_gap_within_the_seeds_spread_is_called_a_tie(render):
+    """The verdict's wording: means closer than the two standard deviations together tie."""
+    assert render.versus([1.0, 1.2], [1.1, 1.1]) == "ties it"  # stdev 0.141 + 0 > 0
+    assert render.versus([1.50, 1.52], [1.40, 1.42]) == "is 0.100 behind"  # 0.1 > 0.028
+    assert render.versus([1.40, 1.42], [1.50, 1.52]) == "is 0.100 ahead"
