@@ -509,10 +509,11 @@ def read_seeds(r: dict, fam: str, protocol: str, key) -> list:
 def setting(s: dict, protocol: str) -> str:
     if protocol == "chunks":
         return "30-char segments, zero state"
+    streams = f"{s['streams']} stream{'s' if s['streams'] > 1 else ''}"
     if protocol == "stateful":
-        return f"{s['streams']} stream{'s' if s['streams'] > 1 else ''}"
+        return streams
     rate = f"lr {s['lr']:.3g}" + (f", decay {s['decay']:.3g}" if s["rule"] == "rms" else "")
-    return f"{s['rule'].upper()} {rate}, {s['seg_len']}-char segments, {s['streams']} stream(s)"
+    return f"{s['rule'].upper()} {rate}, {s['seg_len']}-char segments, {streams}"
 
 
 def val_loss(fam: str) -> list:
@@ -574,7 +575,9 @@ def reading_table() -> str:
         f"validation split {t['nanogpt_val']['chars']:,}: characters {NANOGPT_VAL_START:,} to the end "
         f"of tiny-shakespeare, the end of the test plays, read on its own from the trained weights). "
         f"A character outside the vocabulary is read as {r['read_as']!r} and not scored "
-        f"(dev plays {t['dev']['unknown']}, test plays {t['test']['unknown']}). Validation is "
+        f"(dev plays {t['dev']['unknown']}, test plays {t['test']['unknown']}), so chunks differs "
+        f"from the headline's test-plays column, which drops each chunk holding one, in the last "
+        f"digits. Validation is "
         f"scored under the chunks protocol only: its chunks interleave with the training text. "
         f"Mean ± std over seeds 0, 1, 2; seconds: the mean of one read of the test plays, one CPU "
         f"thread, with another job on the machine's other core (the adapted sample below times one read on "
