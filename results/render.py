@@ -429,10 +429,7 @@ def comparison() -> str:
     ]
     flags = sorted(
         {
-            shown(m["command"])
-            .removeprefix("python main.py")
-            .replace(f"--seed {m['settings']['seed']}", "")
-            .strip()
+            re.sub(r" --seed \d+", "", shown(m["command"])).removeprefix("python main.py").strip()
             for r in ("reference", "default")
             for m in runs(r)
         }
@@ -576,8 +573,8 @@ def reading_table() -> str:
         f"of tiny-shakespeare, the end of the test plays, read on its own from the trained weights). "
         f"A character outside the vocabulary is read as {r['read_as']!r} and not scored "
         f"(dev plays {t['dev']['unknown']}, test plays {t['test']['unknown']}), so chunks differs "
-        f"from the headline's test-plays column, which drops each chunk holding one, in the last "
-        f"digits. Validation is "
+        f"from the headline's test-plays column, which drops each chunk holding one, in the third "
+        f"decimal. Validation is "
         f"scored under the chunks protocol only: its chunks interleave with the training text. "
         f"Mean ± std over seeds 0, 1, 2; seconds: the mean of one read of the test plays, one CPU "
         f"thread, with another job on the machine's other core (the adapted sample below times one read on "
