@@ -41,7 +41,6 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 import generate
 from dataset import CorpusError, load_corpus, make_split
-from main import resolve
 from model import MODELS, build_model, cpu_name, device_flag, machine
 from results.race import (
     BenchData,
@@ -53,7 +52,7 @@ from results.race import (
     time_to_quality_recorded,
     whole_run_side_by_side,
 )
-from trainer import Trainer, run_epoch, setup_training
+from trainer import Trainer, resolve, run_epoch, setup_training
 
 ROOT = Path(__file__).resolve().parent
 

@@ -15,6 +15,7 @@ length sees the same split.
 
 import argparse
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +158,30 @@ def split_ids(
     return perm[num_val:], perm[:num_val]
 
 
+SUBSET_BLOCK = (
+    100  # consecutive chunks (3,000 characters) kept or dropped together by --train-fraction
+)
+
+
+def train_subset(train: torch.Tensor, num_chunks: int, fraction: float, seed: int = 0):
+    """The training ids a run on `fraction` of the training text uses. Blocks of SUBSET_BLOCK
+    consecutive chunks are taken in one random order drawn from `seed` until `fraction` of the
+    training chunks is reached (the last block cut short), so a smaller share is always inside a
+    larger one (nested) and a kept passage stays contiguous, as a shorter text would be. The order
+    of the kept ids is that of `train`; validation is untouched."""
+    if fraction >= 1:
+        return train
+    num_blocks = math.ceil(num_chunks / SUBSET_BLOCK)
+    blocks = torch.randperm(num_blocks, generator=torch.Generator().manual_seed(seed))
+    order = (blocks[:, None] * SUBSET_BLOCK + torch.arange(SUBSET_BLOCK)).flatten()
+    in_train = torch.zeros(num_blocks * SUBSET_BLOCK, dtype=torch.bool)
+    in_train[train] = True
+    order = order[in_train[order]]  # the training ids, block by block
+    kept = torch.zeros_like(in_train)
+    kept[order[: max(1, round(fraction * len(train)))]] = True
+    return train[kept[train]]
+
+
 @dataclass
 class Split:
     """The chunks of one text and the fixed split of their ids; every model and script uses this one."""
@@ -177,11 +202,13 @@ def make_split(
     pad: int = 0,
     split_seed: int = 0,
     val_fraction: float = 0.2,
+    train_fraction: float = 1.0,
 ) -> Split:
     """Chunks of `data` (each after `context` characters of context, padded with `pad`), split by
-    `split_seed` with `val_fraction` of them held out."""
+    `split_seed` with `val_fraction` of them held out, training on `train_fraction` of the rest."""
     chunks = Chunks(data, seq_len, context, pad)
-    return Split(chunks, *split_ids(len(chunks), split_seed, val_fraction))
+    train, val = split_ids(len(chunks), split_seed, val_fraction)
+    return Split(chunks, train_subset(train, len(chunks), train_fraction, split_seed), val)
 
 
 def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.Tensor]:

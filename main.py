@@ -17,7 +17,7 @@ import math
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -31,33 +31,29 @@ from dataset import (
     Vocab,
     known_ids,
     load_corpus,
-    make_split,
     read_text,
     sha256,
 )
 from figures.draw import draw_figures
 from model import MODELS, CheckpointError, device_flag, load_checkpoint, machine
-from trainer import EVAL_BATCH, Settings, TrainingError, run_epoch, summary, train_model
+from trainer import (
+    EVAL_BATCH,
+    READ_AS,
+    RECIPES,
+    STUDIED,
+    STUDY,
+    Settings,
+    TrainingError,
+    read,
+    resolve,
+    run_epoch,
+    summary,
+    train_model,
+)
 
 ROOT = Path(__file__).resolve().parent
+STATEFUL = ("dev", "test")  # held-out texts also read in order with the state carried
 
-# The training recipes: the study's, exactly, and our default, per model (the sweep that chose it
-# is in results/README.md). Every other value a run uses is a default of trainer.Settings. A flag
-# given on the command line overrides the recipe, for every model.
-STUDY = Settings(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, warmup_steps=0,
-                 schedule="constant", grad_clip=0.0, dropout=0.0, shift=False, ema=0.0,
-                 init_gain=1.0, weight_decay=0.0)  # fmt: skip
-RECIPES = {
-    "reference": {"rnn": STUDY, "lstm": STUDY},
-    "default": {
-        "rnn": Settings(epochs=14, batch_size=32, lr=4e-3, beta2=0.999, warmup_steps=200,
-                        schedule="cosine", grad_clip=1.0, dropout=0.0, shift=True, ema=0.99,
-                        init_gain=1.0, weight_decay=0.1),
-        "lstm": Settings(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, warmup_steps=100,
-                         schedule="cosine", grad_clip=1.0, dropout=0.1, shift=True, ema=0.99,
-                         init_gain=3.0, weight_decay=0.1),
-    },
-}  # fmt: skip
 # --flag: (help, type), one per field of Settings; the help gets each recipe's value appended
 FLAGS = {
     "epochs": ("passes over the training chunks", "count"),
@@ -81,12 +77,10 @@ FLAGS = {
     "seed": ("seed for weights, shuffling and dropout", int),
     "split_seed": ("seed of the train/validation chunk split", int),
     "val_fraction": ("share of the chunks held out for validation", "fraction"),
+    "train_fraction": ("train on this nested share of the training chunks", "share"),
+    "patience": ("stop when validation has not improved for this many epochs, 0: never", "count0"),
+    "forget_bias": ("LSTM: start the forget gates' bias at 1", bool),
 }
-
-
-def resolve(kind: str, recipe: str, flags: dict) -> Settings:
-    """The settings `kind` trains with: the flags given over its recipe."""
-    return replace(RECIPES[recipe][kind], **flags)
 
 
 def number(kind, minimum=0, strict=True, below=None):
@@ -113,6 +107,7 @@ TYPES = {
     "positive": number(float),
     "non-negative": number(float, strict=False),
     "fraction": number(float, strict=False, below=1),
+    "share": number(float, below=1 + 1e-9),
 }
 
 
@@ -125,9 +120,10 @@ def shown(value) -> str:
 def add_setting(group, name: str) -> None:
     """--name for the Settings field `name`; absent from the namespace unless given."""
     what, kind = FLAGS[name]
-    ours = RECIPES["default"]
-    rnn, lstm, ref = (shown(getattr(s, name)) for s in (ours["rnn"], ours["lstm"], STUDY))
-    default = f"{rnn}" if rnn == lstm == ref else f"RNN {rnn}, LSTM {lstm}; reference {ref}"
+    ours = {kind: shown(getattr(s, name)) for kind, s in RECIPES["default"].items()}
+    ref = shown(getattr(STUDY, name))
+    per_model = ", ".join(f"{kind.upper()} {value}" for kind, value in ours.items())
+    default = ref if set(ours.values()) == {ref} else f"{per_model}; reference {ref}"
     kw = dict(help=f"{what} (default: {default})", default=argparse.SUPPRESS)
     if kind is bool:
         kw["action"] = argparse.BooleanOptionalAction
@@ -152,7 +148,13 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--data", help=f"UTF-8 corpus (default: {DEFAULT_CORPUS})")
     for name, what in HELD_OUT.items():
         p.add_argument(f"--{name}", help=f"also score the best checkpoints on this text: {what}")
-    p.add_argument("--models", nargs="+", choices=[*MODELS], default=[*MODELS], help="in order")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        choices=[*MODELS],
+        default=STUDIED,
+        help="in order (default: rnn lstm)",
+    )
     p.add_argument("--preset", choices=[*RECIPES], default="default", help="the recipe (see above)")
     r = p.add_argument_group("settings (a flag overrides the recipe for every model)")
     for f in fields(Settings):
@@ -180,28 +182,36 @@ def given(args: argparse.Namespace) -> dict:
     return {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
 
 
-def evaluate(model, vocab: Vocab, text: str, s: Settings, eval_context: int, held_out, device):
-    """Exact loss and accuracy of one model: on the train and val chunks of `text`, on val with
-    `eval_context` characters of context, and on the chunks of each held-out text (`held_out`:
-    name -> (path, text)) that hold no unknown character."""
-    data = vocab.encode(text, unknown=-1)
-    split = make_split(data, s.seq_len, s.context, vocab.pad, s.split_seed, s.val_fraction)
-    fed = Chunks(data, s.seq_len, eval_context, vocab.pad)
+def evaluate(model, vocab: Vocab, split: Split, eval_context: int, held_out, device):
+    """Exact loss and accuracy of one model: on the train and val chunks of `split`, on val with
+    `eval_context` characters of context, and on each held-out text (`held_out`: name -> (path,
+    text)): in its chunks that hold no unknown character (the study's protocol), and read in order
+    with the state carried (every character whose target is known)."""
+    chunks = split.chunks
+    fed = Chunks(chunks.data, chunks.seq_len, eval_context, vocab.pad)
     result = {}
-    for name, chunks, ids in (
-        ("train", split.chunks, split.train),
-        ("val", split.chunks, split.val),
+    for name, each, ids in (
+        ("train", chunks, split.train),
+        ("val", chunks, split.val),
         ("val_context", fed, split.val),
     ):
-        loss, acc = run_epoch(model, chunks, ids, EVAL_BATCH, device)
+        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
         result |= {f"{name}_loss": loss, f"{name}_acc": acc}
     result["eval_context"] = eval_context
     for name, (path, held) in held_out.items():
-        chunks = Chunks(vocab.encode(held, unknown=-1), s.seq_len, s.context, vocab.pad)
-        ids = known_ids(chunks)
-        loss, acc = run_epoch(model, chunks, ids, EVAL_BATCH, device)
+        data = vocab.encode(held, unknown=-1)
+        each = Chunks(data, chunks.seq_len, chunks.context, vocab.pad)
+        ids = known_ids(each)
+        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
         result |= {f"{name}_loss": loss, f"{name}_acc": acc, name: path}
-        result |= {f"{name}_chunks": len(ids), f"{name}_dropped": len(chunks) - len(ids)}
+        result |= {f"{name}_chunks": len(ids), f"{name}_dropped": len(each) - len(ids)}
+        if name in STATEFUL:
+            nll, hit = read(
+                model, data, "stateful", chunks.seq_len, fill=vocab.stoi.get(READ_AS, 0)
+            )
+            scored = ~nll.isnan()
+            result[f"{name}_stateful_loss"] = nll[scored].mean().item()
+            result[f"{name}_stateful_acc"] = hit[scored].double().mean().item()
     return result
 
 
@@ -224,8 +234,9 @@ def evaluate_checkpoints(
         unknown = "".join(sorted(set(text) - set(ckpt["vocab"])))
         if unknown:
             raise CorpusError(f"corpus has characters outside {kind}.pt's vocabulary: {unknown!r}")
-        s = Settings.from_dict(ckpt["settings"])
-        r = evaluate(model, Vocab(ckpt["vocab"]), text, s, eval_context, held_out, device)
+        s, vocab = Settings.from_dict(ckpt["settings"]), Vocab(ckpt["vocab"])
+        split = s.split(vocab.encode(text), vocab.pad)
+        r = evaluate(model, vocab, split, eval_context, held_out, device)
         print(report(kind, ckpt["epoch"], r, held_out))
         if metrics is not None:
             if ckpt["best_val_loss"] != metrics["models"][kind]["best"]["val_loss"]:
@@ -280,8 +291,9 @@ def train_all(kinds, settings, corpus: Corpus, out_dir: Path, device, eval_conte
             status = 1
             continue  # the other models still train
         model, _ = load_checkpoint(out_dir / f"{kind}.pt", device)
-        held, text, vocab = corpus.held_out, corpus.text, corpus.vocab
-        record["evaluation"] = evaluate(model, vocab, text, s, eval_context, held, device)
+        record["evaluation"] = evaluate(
+            model, corpus.vocab, corpus.split, eval_context, corpus.held_out, device
+        )
         records[kind] = record
     return records, status
 
@@ -290,7 +302,7 @@ def load(path: Path, settings: dict, held_out: dict) -> Corpus:
     """Read, check and split the corpus for `settings` (one Settings per model)."""
     s = next(iter(settings.values()))  # a flag sets seq_len and the split for every model alike
     text, vocab, data = load_corpus(path, s.seq_len)
-    split = make_split(data, s.seq_len, s.context, vocab.pad, s.split_seed, s.val_fraction)
+    split = s.split(data, vocab.pad)
     digest = sha256(text)
     record = dict(path=str(path), source=source_of(digest), sha256=digest, chars=len(text))
     record["vocab_size"] = len(vocab)

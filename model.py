@@ -1,10 +1,11 @@
-"""The two character models and the checkpoint format; no training code.
+"""The three character models and the checkpoint format; no training code.
 
     python model.py checkpoints/lstm.pt    # what a checkpoint holds
 
-embedding(V, H) -> nn.RNN or nn.LSTM (H, H, num_layers, batch_first) -> linear(H, V).
-VanillaRNN and VanillaLSTM differ only in the recurrent layer, looked up in RECURRENT. On the CPU
-the RNN's forward runs its nn.RNN weights through tanh_recurrence: the same function, faster.
+embedding(V, H) -> nn.RNN, nn.LSTM or nn.GRU (H, H, num_layers, batch_first) -> linear(H, V).
+The three differ only in the recurrent layer and its cell function, looked up in RECURRENT and
+CELLS. On the CPU the RNN's forward runs its nn.RNN weights through tanh_recurrence: the same
+function, faster.
 """
 
 import argparse
@@ -17,7 +18,8 @@ import torch
 from torch import nn
 
 FORMAT_VERSION = 1
-RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM}
+RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}  # one step
 PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per layer, in the cell functions' order
 
 
@@ -68,19 +70,15 @@ class CharRNN(nn.Module):
         skips nn.RNN/nn.LSTM's per-call checks and weight flattening, which dominate at batch 1.
         Evaluation only: no dropout.
         """
-        cell = torch.lstm_cell if self.kind == "lstm" else torch.rnn_tanh_cell
-        states = (
-            list(zip(*hidden)) if self.kind == "lstm" else list(hidden)
-        )  # per layer: (h, c) or h
+        lstm = self.kind == "lstm"
+        states = list(zip(*hidden)) if lstm else list(hidden)  # per layer: (h, c) or h
         inp, new = self.embedding(x), []
         for layer, state in enumerate(states):
             weights = [getattr(self.rnn, f"{name}_l{layer}") for name in PARAMS]
-            state = cell(inp, state, *weights)
-            inp = state[0] if self.kind == "lstm" else state
+            state = CELLS[self.kind](inp, state, *weights)
+            inp = state[0] if lstm else state
             new.append(state)
-        hidden = (
-            tuple(torch.stack(s) for s in zip(*new)) if self.kind == "lstm" else torch.stack(new)
-        )
+        hidden = tuple(torch.stack(s) for s in zip(*new)) if lstm else torch.stack(new)
         return self.fc(inp), hidden
 
     def init_hidden(self, batch_size: int, device):
@@ -97,7 +95,11 @@ class VanillaLSTM(CharRNN):
     kind = "lstm"
 
 
-MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM)}
+class GRU(CharRNN):
+    kind = "gru"
+
+
+MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM, GRU)}
 
 
 # The RNN's CPU fast path: nn.RNN's layer function, computed with one autograd node per layer.
@@ -146,6 +148,22 @@ def tanh_recurrence(rnn: nn.RNN, x: torch.Tensor, hidden: torch.Tensor) -> tuple
         x = TanhRecurrence.apply(a, h0, w_hh)
         last.append(x[-1])
     return x, torch.stack(last)
+
+
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per recurrent layer
+
+
+def num_params(kind: str, hidden_size: int, vocab_size: int, num_layers: int = 4) -> int:
+    """The parameter count of a model, by formula: embedding V*H, per layer and gate two H x H
+    matrices and two biases, read-out H*V + V."""
+    per_layer = GATES[kind] * (2 * hidden_size * hidden_size + 2 * hidden_size)
+    return 2 * vocab_size * hidden_size + vocab_size + num_layers * per_layer
+
+
+def width_for(kind: str, budget: int, vocab_size: int, num_layers: int = 4) -> int:
+    """The hidden size whose parameter count is nearest `budget`: the equal-parameter ladder."""
+    count = lambda h: abs(num_params(kind, h, vocab_size, num_layers) - budget)
+    return min(range(1, 4096), key=count)
 
 
 def build_model(config: ModelConfig | dict) -> CharRNN:

@@ -8,7 +8,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from dataset import Chunks, Split, Vocab
+from dataset import Chunks, Split, Vocab, make_split
 from model import ModelConfig, build_model, load_checkpoint, save_checkpoint
 
 EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever it is
@@ -49,6 +49,9 @@ class Settings:
     seed: int = 0  # weights, shuffling and dropout
     split_seed: int = 0  # the 80/20 chunk split
     val_fraction: float = 0.2  # chunks held out for validation
+    train_fraction: float = 1.0  # train on this nested share of the training chunks (dataset.py)
+    patience: int = 0  # stop when validation has not improved for this many epochs; 0: never
+    forget_bias: bool = False  # LSTM: start the forget gates' bias at 1 (char-rnn's init)
 
     @classmethod
     def from_dict(cls, saved: dict) -> "Settings":
@@ -57,8 +60,43 @@ class Settings:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
 
+    def split(self, data: torch.Tensor, pad: int) -> Split:
+        """The chunks of the encoded text `data` and their split, as these settings cut them."""
+        return make_split(
+            data, self.seq_len, self.context, pad, self.split_seed, self.val_fraction,
+            self.train_fraction,
+        )  # fmt: skip
+
     def model_config(self, kind: str, vocab_size: int) -> ModelConfig:
         return ModelConfig(kind, vocab_size, self.hidden_size, self.num_layers, self.dropout)
+
+
+# The training recipes: the study's, exactly, and our default, per model (the sweep that chose it
+# is in results/README.md). Every other value a run uses is a default of Settings. A flag
+# given on the command line overrides the recipe, for every model.
+STUDY = Settings(epochs=20, batch_size=64, lr=1e-3, beta2=0.999, warmup_steps=0,
+                 schedule="constant", grad_clip=0.0, dropout=0.0, shift=False, ema=0.0,
+                 init_gain=1.0, weight_decay=0.0)  # fmt: skip
+RECIPES = {
+    "reference": {"rnn": STUDY, "lstm": STUDY, "gru": STUDY},
+    "default": {
+        "rnn": Settings(epochs=14, batch_size=32, lr=4e-3, beta2=0.999, warmup_steps=200,
+                        schedule="cosine", grad_clip=1.0, dropout=0.0, shift=True, ema=0.99,
+                        init_gain=1.0, weight_decay=0.1),
+        "lstm": Settings(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, warmup_steps=100,
+                         schedule="cosine", grad_clip=1.0, dropout=0.1, shift=True, ema=0.99,
+                         init_gain=3.0, weight_decay=0.1),
+        "gru": Settings(epochs=24, batch_size=16, lr=3e-3, beta2=0.99, warmup_steps=100,
+                        schedule="cosine", grad_clip=1.0, dropout=0.1, shift=True, ema=0.99,
+                        init_gain=3.0, weight_decay=0.1),
+    },
+}  # fmt: skip
+STUDIED = ["rnn", "lstm"]  # the models the study compared: what main.py trains by default
+
+
+def resolve(kind: str, recipe: str, flags: dict) -> Settings:
+    """The settings `kind` trains with: the flags given over its recipe."""
+    return replace(RECIPES[recipe][kind], **flags)
 
 
 # What a resumed run must keep from the one it continues; only `epochs` may grow.
@@ -143,6 +181,18 @@ def scale_init(model, gain: float) -> None:
                 weight.mul_(gain)
 
 
+def open_forget_gates(model) -> None:
+    """Start each LSTM layer's forget gate at a bias of 1 (b_ih 1, b_hh 0; gates ordered i, f, g, o)
+    so that the cell state is kept by default at the start (Jozefowicz et al. 2015; char-rnn)."""
+    if model.kind != "lstm":
+        raise TrainingError("--forget-bias is for the LSTM only")
+    h = model.rnn.hidden_size
+    with torch.no_grad():
+        for name, bias in model.rnn.named_parameters():
+            if name.startswith("bias"):
+                bias[h : 2 * h] = 1.0 if name.startswith("bias_ih") else 0.0
+
+
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
     """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine."""
 
@@ -179,6 +229,8 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     generator = torch.Generator().manual_seed(s.seed)
     model = build_model(s.model_config(kind, vocab_size)).to(device)
     scale_init(model, s.init_gain)
+    if s.forget_bias:
+        open_forget_gates(model)
     optimizer = make_optimizer(model, s)
     total_steps = s.epochs * math.ceil(len(split.train) / s.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -333,7 +385,9 @@ def train_model(
     history, best, epoch = start(kind, model, trainer, s, run, resume, init)
     wall = history[-1]["wall_s"] if history else 0.0
     extra = dict(settings=asdict(s), corpus=corpus)
-    for row in train_epochs(model, trainer, split, s.batch_size, device, epoch, s.epochs, kind):
+    stopped = s.patience and best and epoch - best["epoch"] >= s.patience  # before an interruption
+    last = epoch if stopped else s.epochs
+    for row in train_epochs(model, trainer, split, s.batch_size, device, epoch, last, kind):
         epoch, wall = row["epoch"], wall + row.pop("seconds")
         row["wall_s"] = round(wall, 2)
         history.append(row)
@@ -357,6 +411,9 @@ def train_model(
         losses = f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | val loss "
         losses += f"{row['val_loss']:.4f} acc {row['val_acc']:.4f}"
         print(f"{kind} epoch {epoch:3d} | {losses} | {wall:6.1f}s" + (" *" if improved else ""))
+        if s.patience and epoch - best["epoch"] >= s.patience:
+            print(f"{kind}: no better validation loss for {s.patience} epochs: stopped early")
+            break
     return summary(asdict(s), history, best, model)
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every run behind the README, in order; each copies its metrics into results/ (checkpoints other than
 # the committed pair stay in runs/, which git ignores). Takes about 1.5 hours on 2 CPU cores.
-# Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 baseline reading samples bench)
+# Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 gru baseline reading samples
+# bench scale; scale, the grid of cells by size and data, takes hours: see python -m results.scale --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
@@ -20,7 +21,13 @@ dev = lambda p: json.load(open(p))["models"]["rnn"]["evaluation"]["dev_loss"]
 print(os.path.basename(min(glob.glob("results/runs/rnn256-*-seed0.json"), key=dev))[7:-11])'
 }
 
-steps=("$@"); [ $# -gt 0 ] || steps=(default reference rnn256 baseline reading samples bench)
+gru_best() {  # the GRU recipe trial with the lowest dev-plays loss
+  python -c 'import glob, json, os
+dev = lambda p: json.load(open(p))["models"]["gru"]["evaluation"]["dev_loss"]
+print(os.path.basename(min(glob.glob("results/runs/gru-recipe-*-seed0.json"), key=dev))[11:-11])'
+}
+
+steps=("$@"); [ $# -gt 0 ] || steps=(default reference rnn256 gru baseline reading samples bench scale)
 for step in "${steps[@]}"; do
   case $step in
     default)  # seed 0 is the committed run: checkpoints/ and figures/
@@ -34,6 +41,13 @@ for step in "${steps[@]}"; do
       done
       best=$(rnn256_best); lr=${best%-ep*}; lr=${lr#lr}; epochs=${best#*-ep}
       for seed in 1 2; do run "rnn256-$best" "$seed" --models rnn --hidden-size 256 --lr "$lr" --epochs "$epochs"; done ;;
+    gru)  # the GRU's recipe, on the dev plays: the LSTM's, the LSTM's at PyTorch's init scale, the RNN's
+      run gru-recipe-lstm 0 --models gru
+      run gru-recipe-lstm-gain1 0 --models gru --init-gain 1
+      run gru-recipe-rnn 0 --models gru --epochs 14 --batch-size 32 --lr 4e-3 --beta2 0.999 \
+        --warmup-steps 200 --dropout 0 --init-gain 1
+      echo "lowest dev-plays loss: $(gru_best) (trainer.RECIPES['default']['gru'] must be it)" ;;
+    scale) python -m results.scale --threads "${THREADS:-1}" ;;
     reading)  # every checkpoint and the 6-gram reading the unseen plays in order (results/reading/)
       for kind in rnn lstm; do
         python results/reading.py --checkpoints {checkpoints,runs/default-seed1,runs/default-seed2}/$kind.pt \

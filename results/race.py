@@ -17,9 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from dataset import Split, Vocab
-from main import RECIPES, resolve
 from model import MODELS
-from trainer import EVAL_BATCH, run_epoch, setup_training, train_epochs
+from trainer import EVAL_BATCH, RECIPES, resolve, run_epoch, setup_training, train_epochs
 
 
 class ReferenceDataset(torch.utils.data.Dataset):

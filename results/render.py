@@ -20,9 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from data.prepare import SOURCES  # noqa: E402
 from figures.draw import draw_comparison, draw_seeds  # noqa: E402
-from main import RECIPES, STUDY  # noqa: E402
 from results.reading import NANOGPT_VAL_START  # noqa: E402
-from trainer import PROTOCOLS  # noqa: E402
+from trainer import PROTOCOLS, RECIPES, STUDY  # noqa: E402
 
 PAGES = ("README.md", "results/README.md")
 # The reference study's reported numbers (its README), for comparison only.
