@@ -123,7 +123,7 @@ def target_probs(model: KneserNey, windows: list[str], context: int = 0) -> list
 
 def read_probs(model: KneserNey, text: str, protocol: str, seg_len: int = 30) -> torch.Tensor:
     """P(target) of text[1:], read in segments of seg_len targets as the networks read it
-    (trainer.read): `chunks` cuts each context at its segment's start, `stateful` never cuts it,
+    (evaluation.read): `chunks` cuts each context at its segment's start, `stateful` never cuts it,
     `dynamic` also adds each segment's n-grams once it is scored. It changes `model` when dynamic."""
     probs, cache, added = [], {}, 0
     for p in range(1, len(text)):
@@ -154,13 +154,22 @@ def network_probs(net, chunks: Chunks, ids) -> torch.Tensor:
     return torch.cat(probs)
 
 
+def mixed_loss(net_p: torch.Tensor, count_p: torch.Tensor, w: float) -> float:
+    """Nats/char of p = w net + (1 - w) n-gram, from each model's probability of every target."""
+    return -torch.log(w * net_p + (1 - w) * count_p).mean().item()
+
+
+def mix_weight(net_p: torch.Tensor, count_p: torch.Tensor) -> float:
+    """The weight w in 0, 0.01, ..., 1 of p = w net + (1 - w) n-gram that scores best on these."""
+    return min((k / 100 for k in range(101)), key=lambda w: mixed_loss(net_p, count_p, w))
+
+
 def mixture(net_p: dict, count_p: dict) -> dict:
-    """Interpolate the network's and the n-gram's next-character distributions, p = w net + (1 - w)
-    n-gram, with the one weight w (0, 0.01, ..., 1) that scores best on the dev plays; the loss of
-    each text at that weight."""
-    loss = lambda name, w: -torch.log(w * net_p[name] + (1 - w) * count_p[name]).mean().item()
-    weight = min((k / 100 for k in range(101)), key=lambda w: loss("dev", w))
-    return dict(weight=weight, **{f"{name}_loss": loss(name, weight) for name in net_p})
+    """Interpolate the network's and the n-gram's next-character distributions with the one weight
+    that scores best on the dev plays; the loss of each text at that weight."""
+    weight = mix_weight(net_p["dev"], count_p["dev"])
+    losses = {f"{name}_loss": mixed_loss(net_p[name], count_p[name], weight) for name in net_p}
+    return dict(weight=weight, **losses)
 
 
 def score(model: KneserNey, windows: list[str], context: int = 0) -> float:

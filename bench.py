@@ -14,7 +14,7 @@ the per-round ratios, with their range.
    and ours with each model's default recipe (its batch size and dropout);
 2. achieved FLOP rate of our step / this machine's sgemm rate on the step's own matrix shapes, timed
    in the same rounds;
-3. time to quality (results/race.py): the reference preset on the reference's loop and our default
+3. time to quality (race.py): the reference preset on the reference's loop and our default
    recipe on ours, trained side by side (an epoch of each in turn), wall time of training +
    validation to reach a val loss of 1.60 and the reference's best (--quick: the same ratio of the
    seed runs in results/runs/, as recorded);
@@ -22,7 +22,7 @@ the per-round ratios, with their range.
    an epoch of each in turn; each recipe's median epoch times its epoch count, summed over the
    models (--quick: one epoch of each);
 5. peak resident memory of a one-epoch training run of each model (a child process);
-6. sampling speed: the reference's one-sample-at-a-time loop vs generate.sample at batch 1 and 25.
+6. sampling speed: the reference's one-sample-at-a-time loop vs model.sample at batch 1 and 25.
 """
 
 import argparse
@@ -39,10 +39,9 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-import generate
 from dataset import CorpusError, load_corpus, make_split
-from model import MODELS, build_model, cpu_name, device_flag, machine
-from results.race import (
+from model import build_model, cpu_name, device_flag, machine, sample
+from race import (
     BenchData,
     ReferenceDataset,
     as_reference,
@@ -52,7 +51,7 @@ from results.race import (
     time_to_quality_recorded,
     whole_run_side_by_side,
 )
-from trainer import Trainer, resolve, run_epoch, setup_training
+from trainer import STUDIED, Trainer, resolve, run_epoch, setup_training
 
 ROOT = Path(__file__).resolve().parent
 
@@ -250,12 +249,12 @@ def training_speed(kind: str, data: BenchData, reps: int, steps: int, device) ->
 
 
 def sampling_speed(kind: str, vocab: str, reps: int, length: int, device) -> dict:
-    """Characters per second: the reference's one-sample loop against generate.sample at batch 1 and 25."""
+    """Characters per second: the reference's one-sample loop against model.sample at batch 1 and 25."""
     torch.manual_seed(0)
     model = build_model(dict(kind=kind, vocab_size=len(vocab))).to(device).eval()
     reference = as_reference(model)
     batch = lambda n: (
-        length * len(generate.sample(model, vocab, ["T"] * n, [0.7] * n, length, list(range(n))))
+        length * len(sample(model, vocab, ["T"] * n, [0.7] * n, length, list(range(n))))
     )
     samplers = {
         "reference_batch1": lambda: reference_sampling(reference, vocab, length),
@@ -310,7 +309,7 @@ def step_rates(data: BenchData, quick: bool, device) -> dict:
     """Throughput, sgemm fraction and sampling speed of each model."""
     reps, steps, length = (3, 4, 50) if quick else (7, 40, 300)
     result = dict(throughput={}, throughput_ratio={}, sgemm_fraction={}, sampling={})
-    for kind in MODELS:
+    for kind in STUDIED:
         t = result["throughput"][kind] = training_speed(kind, data, reps, steps, device)
         result["throughput_ratio"][kind] = t.pop("ratio")
         result["sgemm_fraction"][kind] = t.pop("sgemm_fraction")
@@ -336,7 +335,7 @@ def run_rates(data: BenchData, args) -> dict:
     epochs = 1 if args.quick else 3
     result["whole_run"] = whole_run_side_by_side(data, epochs=epochs, device=args.device)
     result["whole_run_ratio"] = result["whole_run"]["ratio"]
-    memory = {kind: peak_memory_mb(kind, args.data, device=args.device) for kind in MODELS}
+    memory = {kind: peak_memory_mb(kind, args.data, device=args.device) for kind in STUDIED}
     result["peak_memory_mb"] = {kind: round(mb, 1) for kind, mb in memory.items()}
     return result
 

@@ -27,6 +27,7 @@ HELD_OUT = {
     "dev": "unseen plays, for choosing settings",
     "test": "unseen plays, for reporting",
 }
+STATEFUL = ("dev", "test")  # held-out texts also read in order with the state carried (main.py)
 
 
 class CorpusError(ValueError):
@@ -53,6 +54,19 @@ def read_text(path: str | Path) -> str:
     if not text:
         raise CorpusError(f"corpus {path} is empty")
     return text
+
+
+def opening_words(text: str, count: int = 5) -> list[str]:
+    """The first words (with the space after them) of the text's first lines, no two alike: prompts
+    a model trained on the text can read whatever its alphabet."""
+    words = []
+    for line in text.splitlines():
+        word = line.split(" ")[0][:20]
+        if word.strip() and word + " " not in words:
+            words.append(word + " ")
+        if len(words) == count:
+            break
+    return words
 
 
 def sha256(text: str) -> str:

@@ -18,7 +18,14 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from dataset import Chunks, Split, Vocab, make_split
-from model import ModelConfig, build_model, load_checkpoint, save_checkpoint
+from model import (
+    ModelConfig,
+    build_model,
+    load_checkpoint,
+    open_forget_gates,
+    save_checkpoint,
+    scale_init,
+)
 
 EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever it is
 
@@ -32,7 +39,7 @@ class Settings:
     batch_size: int  # chunks per step
     lr: float  # Adam's peak learning rate
     beta2: float  # Adam's second-moment decay
-    warmup_steps: int  # linear learning-rate warm-up
+    warmup_steps: int  # linear learning-rate warm-up, at most a tenth of the run's steps
     schedule: str  # after warm-up: "constant", or "cosine" to 0
     grad_clip: float  # clip the gradient norm to this; 0: off
     dropout: float  # between recurrent layers
@@ -171,28 +178,6 @@ def run_epoch(model, chunks: Chunks, ids, batch_size: int, device, trainer=None,
     return loss_sum.item() / n, correct.item() / n
 
 
-def scale_init(model, gain: float) -> None:
-    """Multiply the recurrent layers' initial weights by `gain`: at PyTorch's scale each LSTM layer
-    passes on a fraction of its input (its gates sit near 0.5), so the upper layers start near
-    silent."""
-    with torch.no_grad():
-        for name, weight in model.rnn.named_parameters():
-            if name.startswith("weight"):
-                weight.mul_(gain)
-
-
-def open_forget_gates(model) -> None:
-    """Start each LSTM layer's forget gate at a bias of 1 (b_ih 1, b_hh 0; gates ordered i, f, g, o)
-    so that the cell state is kept by default at the start (Jozefowicz et al. 2015; char-rnn)."""
-    if model.kind != "lstm":
-        raise TrainingError("--forget-bias is for the LSTM only")
-    h = model.rnn.hidden_size
-    with torch.no_grad():
-        for name, bias in model.rnn.named_parameters():
-            if name.startswith("bias"):
-                bias[h : 2 * h] = 1.0 if name.startswith("bias_ih") else 0.0
-
-
 def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
     """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine."""
 
@@ -230,11 +215,13 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     model = build_model(s.model_config(kind, vocab_size)).to(device)
     scale_init(model, s.init_gain)
     if s.forget_bias:
+        if kind != "lstm":
+            raise TrainingError("--forget-bias is for the LSTM only")
         open_forget_gates(model)
     optimizer = make_optimizer(model, s)
     total_steps = s.epochs * math.ceil(len(split.train) / s.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(s.warmup_steps, total_steps, s.schedule)
+        optimizer, lr_lambda(min(s.warmup_steps, total_steps // 10), total_steps, s.schedule)
     )
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(s.ema)) if s.ema else None
     shiftable = split.shiftable if s.shift else None
@@ -368,6 +355,14 @@ def start(kind: str, model, trainer: Trainer, s: Settings, run: dict, resume: bo
     return [], None, 0
 
 
+def epoch_line(kind: str, row: dict, improved: bool) -> str:
+    """What an epoch prints; * marks a new best validation loss, whose weights <kind>.pt now holds."""
+    losses = f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | val loss "
+    losses += f"{row['val_loss']:.4f} acc {row['val_acc']:.4f}"
+    mark = " *" if improved else ""
+    return f"{kind} epoch {row['epoch']:3d} | {losses} | {row['wall_s']:6.1f}s{mark}"
+
+
 def train_model(
     kind: str,
     s: Settings,
@@ -392,164 +387,16 @@ def train_model(
         row["wall_s"] = round(wall, 2)
         history.append(row)
         improved = best is None or row["val_loss"] < best["val_loss"]
-        if improved:
-            best = row
-            kept = trainer.validated(model)  # the moving average, where there is one
-            save_checkpoint(
-                out_dir / f"{kind}.pt", kept, vocab.chars, epoch, history, best["val_loss"], **extra
-            )
-        state = resume_state(trainer, best) | extra
-        save_checkpoint(
-            out_dir / f"{kind}.last.pt",
-            model,
-            vocab.chars,
-            epoch,
-            history,
-            best["val_loss"],
-            **state,
+        best = row if improved else best
+        saved = dict(
+            vocab=vocab.chars, epoch=epoch, history=history, best_val_loss=best["val_loss"]
         )
-        losses = f"train loss {row['train_loss']:.4f} acc {row['train_acc']:.4f} | val loss "
-        losses += f"{row['val_loss']:.4f} acc {row['val_acc']:.4f}"
-        print(f"{kind} epoch {epoch:3d} | {losses} | {wall:6.1f}s" + (" *" if improved else ""))
+        if improved:  # the moving average, where there is one, is what is kept
+            save_checkpoint(out_dir / f"{kind}.pt", trainer.validated(model), **saved, **extra)
+        state = resume_state(trainer, best) | extra
+        save_checkpoint(out_dir / f"{kind}.last.pt", model, **saved, **state)
+        print(epoch_line(kind, row, improved))
         if s.patience and epoch - best["epoch"] >= s.patience:
             print(f"{kind}: no better validation loss for {s.patience} epochs: stopped early")
             break
     return summary(asdict(s), history, best, model)
-
-
-# Reading a text in order: the three protocols of evaluation, and dynamic evaluation's updates.
-
-READ_AS = " "  # what a character outside the vocabulary is read as; it is not scored
-PROTOCOLS = {
-    "chunks": "each segment from a zero state: the study's protocol",
-    "stateful": "the text in order, the state carried from segment to segment",
-    "dynamic": "stateful, and a gradient step on each segment once it is scored",
-}
-
-
-def streams(data: torch.Tensor, num_streams: int, seg_len: int, fill: int) -> tuple:
-    """Targets data[1:] cut into `num_streams` contiguous streams of S characters (S a multiple of
-    seg_len) and their inputs, (B, S) each, read side by side. Unknown characters (-1 in `data`) are
-    read as `fill` and, like the padding after the end, are targets of -1: not scored."""
-    n = len(data) - 1
-    width = math.ceil(n / num_streams / seg_len) * seg_len
-    x = torch.full((num_streams * width,), fill, dtype=torch.long)
-    y = torch.full((num_streams * width,), -1, dtype=torch.long)
-    x[:n], y[:n] = torch.where(data[:-1] < 0, fill, data[:-1]), data[1:]
-    return x.view(num_streams, width), y.view(num_streams, width)
-
-
-# Dynamic evaluation's settings per model family, chosen on the dev plays by results/reading.py
-# (every setting tried is in results/reading/*.json); generate.py --adapt reads with these.
-DYNAMIC = {
-    "RNN": dict(seg_len=30, streams=1, rule="rms", lr=3.33e-05, decay=0.00037),
-    "LSTM": dict(seg_len=60, streams=1, rule="rms", lr=1e-4, decay=0.00111),
-    "RNN-256": dict(seg_len=60, streams=1, rule="rms", lr=3.33e-05, decay=0.00111),
-}
-
-
-def family(config: dict) -> str:
-    """RNN, LSTM, or e.g. RNN-256 for a width other than the study's 128."""
-    name = config["kind"].upper()
-    return name if config["hidden_size"] == 128 else f"{name}-{config['hidden_size']}"
-
-
-def dynamic_update(model, s: dict, stats: list | None = None):
-    """The update `s` names for `model`: SGD, or RMS with the gradient statistics `stats`."""
-    if s["rule"] == "sgd":
-        return SGD(model, s["lr"])
-    return RMS(model, s["lr"], s["decay"], stats)
-
-
-class SGD:
-    """Dynamic evaluation's plain update: theta -= lr * grad."""
-
-    def __init__(self, model, lr: float):
-        self.lr = lr
-
-    @torch.no_grad()
-    def __call__(self, model) -> None:
-        for p in model.parameters():
-            p.sub_(p.grad, alpha=self.lr)
-
-
-class RMS:
-    """Krause et al. (2018)'s update: each gradient divided by its root-mean-square over the training
-    text at the trained weights, plus a decay back towards the trained weights that is larger where
-    that RMS is (each parameter's rate capped at 1, i.e. the full way back):
-
-        theta += decay * min(rms / mean(rms), 1 / decay) * (theta_0 - theta) - lr * grad / (rms + eps)
-    """
-
-    def __init__(self, model, lr: float, decay: float, grad_ms: list, eps: float = 1e-5):
-        self.lr, self.decay, self.eps = lr, decay, eps
-        self.rms = [ms.sqrt() for ms in grad_ms]
-        mean = sum(r.mean() for r in self.rms) / len(self.rms)
-        self.rate = [(decay * r / mean).clamp(max=1.0) for r in self.rms]
-        self.start = [p.detach().clone() for p in model.parameters()]
-
-    @torch.no_grad()
-    def __call__(self, model) -> None:
-        for p, p0, rms, rate in zip(model.parameters(), self.start, self.rms, self.rate):
-            p.add_(rate * (p0 - p)).addcdiv_(p.grad, rms + self.eps, value=-self.lr)
-
-
-# RMS's gradient statistics are taken over the training text in these segments and streams, whatever
-# the segment length dynamic evaluation then reads with (the settings were chosen with these).
-STATS_SEG_LEN, STATS_BATCH = 30, 64
-
-
-def grad_ms(model, data: torch.Tensor, seg_len: int, batch: int, device) -> list:
-    """Per parameter: the mean square of the gradient of a batch's mean loss, over the training text
-    read as `batch` streams of seg_len segments at the trained weights (RMS's statistics)."""
-    x, y = streams(data, batch, seg_len, 0)
-    sums, hidden, steps = [torch.zeros_like(p) for p in model.parameters()], None, 0
-    model.eval()
-    for t in range(0, x.shape[1], seg_len):
-        xs, ys = x[:, t : t + seg_len].to(device), y[:, t : t + seg_len].to(device)
-        logits, hidden = model(xs, hidden)
-        hidden = detach(hidden)
-        if (ys >= 0).any():
-            model.zero_grad(set_to_none=True)
-            F.cross_entropy(logits.flatten(0, 1), ys.flatten(), ignore_index=-1).backward()
-            for s, p in zip(sums, model.parameters()):
-                s.addcmul_(p.grad, p.grad)
-            steps += 1
-    model.zero_grad(set_to_none=True)
-    return [s / steps for s in sums]
-
-
-def detach(hidden):
-    return tuple(h.detach() for h in hidden) if isinstance(hidden, tuple) else hidden.detach()
-
-
-def read(
-    model, data, protocol="stateful", seg_len=30, num_streams=1, update=None, fill=0, device="cpu"
-):
-    """Score every character of `data` (encoded, -1 unknown) but the first, in order -> the negative
-    log-likelihood of each target (nan where not scored) and whether the argmax predicted it, both
-    (len(data) - 1,) in the text's order. `update(model)`, for dynamic, is applied after each
-    segment is scored, with the gradient of that segment's mean loss: no score depends on a gradient
-    from its own character or one read after it. It changes `model`'s weights."""
-    x, y = streams(data, num_streams, seg_len, fill)
-    nll = torch.full(y.shape, math.nan, dtype=torch.float64)
-    hit = torch.zeros(y.shape, dtype=torch.bool)
-    hidden, dynamic = None, protocol == "dynamic"
-    model.eval()
-    for t in range(0, x.shape[1], seg_len):
-        xs, ys = x[:, t : t + seg_len].to(device), y[:, t : t + seg_len].to(device)
-        if protocol == "chunks":
-            hidden = None
-        with torch.set_grad_enabled(dynamic):
-            logits, hidden = model(xs, hidden)
-            scored = ys >= 0
-            losses = F.cross_entropy(logits.transpose(1, 2), ys.clamp(min=0), reduction="none")
-            nll[:, t : t + seg_len] = losses.detach().double().where(scored, math.nan).cpu()
-            hit[:, t : t + seg_len] = (logits.detach().argmax(-1) == ys).cpu()
-            hidden = detach(hidden)
-            if dynamic and scored.any():
-                model.zero_grad(set_to_none=True)
-                (losses[scored].mean()).backward()
-                update(model)
-    n = len(data) - 1
-    return nll.flatten()[:n], hit.flatten()[:n]

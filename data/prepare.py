@@ -54,7 +54,7 @@ SOURCES = {
 }
 # Written beside the training file (tinyshakespeare only): the unseen plays, and the same cut at the
 # first line of The Winter's Tale into dev plays (for choosing settings) and test plays (for reporting).
-HELD_OUT = {
+HELD_OUT_FILES = {
     "unseen": "shakespeare_unseen.txt",
     "dev": "shakespeare_dev.txt",
     "test": "shakespeare_test.txt",
@@ -161,7 +161,7 @@ def prepare(
     digests = {name: verify(text, name) for name, text in texts.items()}  # all checked first
     out = Path(out or OUT[source])
     for name, text in texts.items():
-        path = out if name == source else out.with_name(HELD_OUT[name.rsplit("-", 1)[1]])
+        path = out if name == source else out.with_name(HELD_OUT_FILES[name.rsplit("-", 1)[1]])
         write(text, path)
         print(
             f"wrote {path}: {len(text):,} characters, {len(set(text))} distinct, sha256 {digests[name]}"

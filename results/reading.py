@@ -1,11 +1,11 @@
 """Reading unseen plays in order: every checkpoint and the 6-gram under the three protocols.
 
-    python results/reading.py --checkpoints checkpoints/lstm.pt runs/default-seed1/lstm.pt ... \
+    python -m results.reading --checkpoints checkpoints/lstm.pt runs/default-seed1/lstm.pt ... \
         --out results/reading/lstm.json
 
 chunks (the study's: each 30-character segment from a zero state), stateful (the state carried
 along) and dynamic (stateful, plus a gradient step on each segment once it is scored), all through
-trainer.read, and the modified-KN 6-gram read the same three ways (baseline.read_probs: context cut
+evaluation.read, and the modified-KN 6-gram read the same three ways (baseline.read_probs: context cut
 at segments, not cut, and adding each scored segment's counts). The dynamic settings (rule, learning
 rate, decay, segment length, streams) and the streams of stateful are chosen per model family on
 the first --search-chars of the dev plays, with seed 0's checkpoint; every setting tried is kept.
@@ -25,17 +25,20 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import trainer  # noqa: E402
-from baseline import KneserNey, read_probs, windows_of  # noqa: E402
-from data.prepare import TEST_START  # noqa: E402
-from dataset import Vocab, make_split, read_text  # noqa: E402
-from model import device_flag, load_checkpoint  # noqa: E402
-from trainer import PROTOCOLS, READ_AS, dynamic_update, family, grad_ms, read  # noqa: E402
+import evaluation
+from baseline import KneserNey, mix_weight, mixed_loss, read_probs, windows_of
+from data.prepare import TEST_START
+from dataset import Vocab, make_split, read_text
+from evaluation import PROTOCOLS, READ_AS, dynamic_update, family, grad_ms, read
+from model import device_flag, load_checkpoint
 
 NANOGPT_VAL_START = 1_003_854  # int(0.9 * len(input.txt)): nanoGPT's shakespeare_char split
 ORDER = 6
+
+
+def row_key(family: str, seed: int, protocol: str) -> str:
+    """The key of one checkpoint's read under one protocol in the results' "rows"."""
+    return f"{family}/{seed}/{protocol}"
 
 
 def score(nll: torch.Tensor, hit: torch.Tensor) -> dict:
@@ -108,12 +111,6 @@ def ngram_probs(kn: KneserNey, text: str, protocol: str) -> tuple:
     return probs, time.perf_counter() - t0
 
 
-def mix_weight(net_p: torch.Tensor, count_p: torch.Tensor) -> float:
-    """The weight w in 0, 0.01, ..., 1 of p = w net + (1 - w) n-gram that scores best on these."""
-    loss = lambda w: -torch.log(w * net_p + (1 - w) * count_p).mean().item()
-    return min((k / 100 for k in range(101)), key=loss)
-
-
 def get_args(argv=None):
     p = argparse.ArgumentParser(description="Score checkpoints and the 6-gram reading in order.")
     p.add_argument("--checkpoints", nargs="+", required=True, help="one family, seed 0 among them")
@@ -127,35 +124,21 @@ def get_args(argv=None):
     return p.parse_args(argv)
 
 
-def main(argv=None):
-    args = get_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    train = read_text(args.data)
-    vocab = Vocab.from_text(train)
+def held_texts(args) -> dict:
+    """The texts scored: dev plays, test plays, and nanoGPT's validation split (the test plays' end)."""
     test = read_text(args.test)
     texts = {"dev": read_text(args.dev), "test": test}
-    if len(test) > NANOGPT_VAL_START - TEST_START:  # the test plays: their end is nanoGPT's
+    if len(test) > NANOGPT_VAL_START - TEST_START:
         texts["nanogpt_val"] = test[NANOGPT_VAL_START - TEST_START :]
-    clean = {n: "".join(c if c in vocab.stoi else READ_AS for c in t) for n, t in texts.items()}
-    encoded = {n: vocab.encode(t, unknown=-1) for n, t in texts.items()}
-    masks = {n: encoded[n][1:] >= 0 for n in texts}
-    out_path = Path(args.out)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out = json.loads(out_path.read_text()) if out_path.exists() else {}
-    out |= dict(
-        command="python results/reading.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        protocols=PROTOCOLS,
-        read_as=READ_AS,
-        search_chars=args.search_chars,
-        texts={n: dict(chars=len(t), unknown=int((~masks[n]).sum())) for n, t in texts.items()},
-    )
-    save = lambda: out_path.write_text(json.dumps(out, indent=1) + "\n")
-    fill = vocab.stoi[READ_AS]
+    return texts
 
-    # the 6-gram, fitted on the training chunks of the split, under each protocol
+
+def ngram_reads(train: str, vocab: Vocab, texts: dict, masks: dict, out: dict) -> dict:
+    """The 6-gram, fitted on the training chunks of the split, read under each protocol -> its
+    probability of every scored target, per (protocol, text); the losses go into `out`."""
     split = make_split(vocab.encode(train), 30, 0, vocab.pad, 0)
     kn = KneserNey(ORDER, len(vocab), 3).fit(windows_of(split.chunks, split.train, vocab))
+    clean = {n: "".join(c if c in vocab.stoi else READ_AS for c in t) for n, t in texts.items()}
     count_p = {}
     for protocol in PROTOCOLS:
         for name in texts:
@@ -164,47 +147,80 @@ def main(argv=None):
             loss = -probs[masks[name]].log().mean().item()
             out.setdefault("ngram", {})[f"{protocol}/{name}"] = dict(loss=loss, seconds=seconds)
             print(f"{ORDER}-gram {protocol} {name}: {loss:.4f} ({seconds:.0f} s)", flush=True)
-    save()
+    return count_p
 
+
+def protocol_row(model, encoded: dict, masks: dict, count_p: dict, protocol: str, s: dict, stats,
+                 fill: int, device) -> dict:  # fmt: skip
+    """One checkpoint's scores under one protocol with settings `s`, and mixed with the 6-gram at
+    the weight that scores best on the dev plays."""
+    row, net_p = dict(settings=s), {}
+    for name, data in encoded.items():
+        nll, hit, seconds = net_read(model, data, protocol, s, stats, fill, device)
+        row[name] = dict(score(nll, hit), seconds=seconds)
+        net_p[name] = (-nll[masks[name]]).exp()
+        print(f"  {protocol} {name}: {row[name]['loss']:.4f} ({seconds:.0f} s)", flush=True)
+    w = mix_weight(net_p["dev"], count_p[protocol, "dev"])
+    row["mixture"] = dict(weight=w)
+    for name in ("dev", "test"):
+        row["mixture"][name] = mixed_loss(net_p[name], count_p[protocol, name], w)
+    return row
+
+
+def choose(model, fam: str, dev: torch.Tensor, stats, fill: int, out: dict, device) -> dict:
+    """The settings of `fam`, searched on the start of the dev plays; every trial logged in `out`."""
+    print(f"{fam}: searching on the first {len(dev) - 1:,} dev characters", flush=True)
+    log = out.setdefault("search", {}).setdefault(fam, [])
+    return search(model, dev, stats, fill, log, device)
+
+
+def main(argv=None):
+    args = get_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    train = read_text(args.data)
+    vocab = Vocab.from_text(train)
+    texts = held_texts(args)
+    encoded = {n: vocab.encode(t, unknown=-1) for n, t in texts.items()}
+    masks = {n: encoded[n][1:] >= 0 for n in texts}
+    out_path = Path(args.out)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    command = "python -m results.reading " + " ".join(sys.argv[1:] if argv is None else argv)
+    sizes = {n: dict(chars=len(t), unknown=int((~masks[n]).sum())) for n, t in texts.items()}
+    out |= dict(command=command, protocols=PROTOCOLS, read_as=READ_AS, texts=sizes)
+    out["search_chars"] = args.search_chars
+    save = lambda: out_path.write_text(json.dumps(out, indent=1) + "\n")
+    fill = vocab.stoi[READ_AS]
+    count_p = ngram_reads(train, vocab, texts, masks, out)
+    save()
     models = [(path, *load_checkpoint(path, args.device)) for path in args.checkpoints]
     models.sort(key=lambda m: m[2]["settings"]["seed"])  # seed 0 first: it chooses the settings
     rows = out.setdefault("rows", {})
     for path, model, ckpt in models:
         fam, seed = family(ckpt["config"]), ckpt["settings"]["seed"]
-        if all(f"{fam}/{seed}/{p}" in rows for p in PROTOCOLS):
+        if all(row_key(fam, seed, p) in rows for p in PROTOCOLS):
             continue
         t0 = time.perf_counter()
-        stats = grad_ms(
-            model, vocab.encode(train), trainer.STATS_SEG_LEN, trainer.STATS_BATCH, args.device
-        )
+        data = vocab.encode(train)
+        stats = grad_ms(model, data, evaluation.STATS_SEG_LEN, evaluation.STATS_BATCH, args.device)
         stats_s = time.perf_counter() - t0
         if fam not in out.setdefault("chosen", {}):
-            print(f"{fam}: searching on the first {args.search_chars:,} dev characters", flush=True)
-            log = out.setdefault("search", {}).setdefault(fam, [])
             dev = encoded["dev"][: args.search_chars + 1]
-            out["chosen"][fam] = search(model, dev, stats, fill, log, args.device)
+            out["chosen"][fam] = choose(model, fam, dev, stats, fill, out, args.device)
             save()
         params = sum(p.numel() for p in model.parameters())
         for protocol in PROTOCOLS:
-            key = f"{fam}/{seed}/{protocol}"
+            s, key = out["chosen"][fam][protocol], row_key(fam, seed, protocol)
             if key in rows:
                 continue
-            s = out["chosen"][fam][protocol]
-            row = dict(family=fam, seed=seed, checkpoint=str(path), params=params, settings=s)
-            net_p = {}
-            for name, data in encoded.items():
-                nll, hit, seconds = net_read(model, data, protocol, s, stats, fill, args.device)
-                row[name] = dict(score(nll, hit), seconds=seconds)
-                net_p[name] = (-nll[masks[name]]).exp()
-                print(f"{key} {name}: {row[name]['loss']:.4f} ({seconds:.0f} s)", flush=True)
-            w = mix_weight(net_p["dev"], count_p[protocol, "dev"])
-            row["mixture"] = dict(weight=w)
-            for name in ("dev", "test"):
-                p = w * net_p[name] + (1 - w) * count_p[protocol, name]
-                row["mixture"][name] = -p.log().mean().item()
+            print(f"{key}:", flush=True)
+            row = protocol_row(
+                model, encoded, masks, count_p, protocol, s, stats, fill, args.device
+            )
+            rows[key] = dict(family=fam, seed=seed, checkpoint=str(path), params=params) | row
             if protocol == "dynamic" and s["rule"] == "rms":
-                row["grad_stats_seconds"] = stats_s
-            rows[key] = row
+                rows[key]["grad_stats_seconds"] = stats_s
             save()
 
 

@@ -17,8 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from dataset import Split, Vocab
-from model import MODELS
-from trainer import EVAL_BATCH, RECIPES, resolve, run_epoch, setup_training, train_epochs
+from trainer import EVAL_BATCH, RECIPES, STUDIED, resolve, run_epoch, setup_training, train_epochs
 
 
 class ReferenceDataset(torch.utils.data.Dataset):
@@ -99,7 +98,7 @@ def time_to_quality_recorded(runs_dir: Path) -> dict:
     process, paired by seed, to 1.60 and to each reference seed's own best; median over the
     seeds."""
     result = {}
-    for kind in MODELS:
+    for kind in STUDIED:
         curves = {
             recipe: [
                 [
@@ -198,7 +197,7 @@ def whole_run_side_by_side(data: BenchData, epochs: int, device="cpu") -> dict:
     out."""
     seconds = {"default": 0.0, "reference": 0.0}
     row = {}
-    for kind in MODELS:
+    for kind in STUDIED:
         runs = {
             r: training_epochs(kind, r, data, 0, reference_loop=False, device=device)
             for r in seconds
@@ -223,7 +222,7 @@ def whole_run_side_by_side(data: BenchData, epochs: int, device="cpu") -> dict:
 def time_to_quality(data: BenchData, seeds: list, device) -> dict:
     """time_to_quality_side_by_side for each model and seed, and the median ratio over the seeds."""
     result = {}
-    for kind in MODELS:
+    for kind in STUDIED:
         rows = [time_to_quality_side_by_side(kind, data, seed, device=device) for seed in seeds]
         found = [r["reference_best"]["ratio"] for r in rows if r["reference_best"]["ratio"]]
         result[kind] = dict(
