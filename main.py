@@ -25,6 +25,7 @@ import torch
 from data.prepare import default_corpus, source_of
 from dataset import (
     HELD_OUT,
+    STATEFUL,
     Chunks,
     CorpusError,
     Split,
@@ -34,17 +35,24 @@ from dataset import (
     read_text,
     sha256,
 )
+from evaluation import READ_AS, add_statistics, read
 from figures.draw import draw_figures
-from model import MODELS, CheckpointError, device_flag, load_checkpoint, machine
+from model import (
+    MODELS,
+    CheckpointError,
+    device_flag,
+    fitting_prompts,
+    load_checkpoint,
+    machine,
+    sample,
+)
 from trainer import (
     EVAL_BATCH,
-    READ_AS,
     RECIPES,
     STUDIED,
     STUDY,
     Settings,
     TrainingError,
-    read,
     resolve,
     run_epoch,
     summary,
@@ -52,7 +60,11 @@ from trainer import (
 )
 
 ROOT = Path(__file__).resolve().parent
-STATEFUL = ("dev", "test")  # held-out texts also read in order with the state carried
+FEW_STEPS = 500  # optimizer steps under which a run warns that it will learn little
+SAMPLE_LENGTH = 200  # characters of the sample a run ends with
+RUNS = (
+    "runs"  # where a run writes by default (git-ignored): the shipped checkpoints/ stay as they are
+)
 
 # --flag: (help, type), one per field of Settings; the help gets each recipe's value appended
 FLAGS = {
@@ -155,7 +167,9 @@ def get_args(argv=None) -> argparse.Namespace:
         default=STUDIED,
         help="in order (default: rnn lstm)",
     )
-    p.add_argument("--preset", choices=[*RECIPES], default="default", help="the recipe (see above)")
+    p.add_argument(
+        "--preset", choices=[*RECIPES], default="default", help="the recipe (default: default)"
+    )
     r = p.add_argument_group("settings (a flag overrides the recipe for every model)")
     for f in fields(Settings):
         add_setting(r, f.name)
@@ -164,11 +178,11 @@ def get_args(argv=None) -> argparse.Namespace:
         "--device",
         type=device_flag,
         default="auto",
-        help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps",
+        help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps (default: auto)",
     )
     p.add_argument("--threads", type=TYPES["count"], help="CPU threads (default: torch's)")
-    p.add_argument("--out-dir", default=str(ROOT / "checkpoints"), help="checkpoints and metrics")
-    p.add_argument("--figures-dir", default=str(ROOT / "figures"), help="loss and accuracy figures")
+    p.add_argument("--out-dir", help=f"checkpoints and metrics (default: {RUNS}/<corpus name>/)")
+    p.add_argument("--figures-dir", help="loss and accuracy figures (default: --out-dir)")
     p.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in --out-dir")
     p.add_argument("--rescore", metavar="METRICS", help="--eval-only: add to this metrics.json")
     p.add_argument("--resume", action="store_true", help="continue unfinished models from .last.pt")
@@ -290,6 +304,7 @@ def train_all(kinds, settings, corpus: Corpus, out_dir: Path, device, eval_conte
             print(f"main.py: error: {e}; the last good checkpoints are kept", file=sys.stderr)
             status = 1
             continue  # the other models still train
+        add_statistics(out_dir / f"{kind}.pt", corpus.text, device)
         model, _ = load_checkpoint(out_dir / f"{kind}.pt", device)
         record["evaluation"] = evaluate(
             model, corpus.vocab, corpus.split, eval_context, corpus.held_out, device
@@ -304,21 +319,45 @@ def load(path: Path, settings: dict, held_out: dict) -> Corpus:
     text, vocab, data = load_corpus(path, s.seq_len)
     split = s.split(data, vocab.pad)
     digest = sha256(text)
-    record = dict(path=str(path), source=source_of(digest), sha256=digest, chars=len(text))
+    record = dict(path=shown_path(path), source=source_of(digest), sha256=digest, chars=len(text))
     record["vocab_size"] = len(vocab)
     return Corpus(text, vocab, split, record, held_out)
 
 
+def shown_path(path) -> str:
+    """A path as results record it: relative to the repository when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def steps_warning(kind: str, s: Settings, num_train: int) -> str | None:
+    """One line when a run has too few optimizer steps to learn (a small text, few epochs)."""
+    steps = s.epochs * math.ceil(num_train / s.batch_size)
+    if steps < FEW_STEPS:
+        return (
+            f"warning: {kind} takes only {steps} optimizer steps ({s.epochs} epochs of "
+            f"{math.ceil(num_train / s.batch_size)}); under ~{FEW_STEPS} a model learns little: "
+            "give more --epochs (or more text)"
+        )
+    return None
+
+
 def train(args, flags: dict, path: Path, held_out: dict, command: str, started: float) -> int:
     """Train every model of args.models, then write metrics.json and the figures; exit status."""
-    out_dir = Path(args.out_dir)
-    check_writable(out_dir, args.figures_dir)
+    out_dir = Path(args.out_dir or ROOT / RUNS / path.stem)
+    figures_dir = Path(args.figures_dir or out_dir)
+    check_writable(out_dir, figures_dir)
     settings = {kind: resolve(kind, args.preset, flags) for kind in args.models}
     corpus = load(path, settings, held_out)
     threads = torch.get_num_threads()
-    print(f"device {args.device} | threads {threads} | corpus {corpus.record}")
+    c = corpus.record
+    print(f"device {args.device} | threads {threads} | corpus {c['path']} ({c['source']}): "
+          f"{c['chars']:,} characters, {c['vocab_size']} distinct, sha256 {c['sha256'][:12]}...")  # fmt: skip
     for kind, s in settings.items():
         print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in asdict(s).items()))
+        if warning := steps_warning(kind, s, len(corpus.split.train)):
+            print(warning, file=sys.stderr)
+    print("epoch lines: * marks a new best validation loss, whose weights <model>.pt keeps")
     init = Path(args.init_from) if args.init_from else None
     records, status = train_all(
         args.models, settings, corpus, out_dir, args.device, args.eval_context, args.resume, init
@@ -329,8 +368,29 @@ def train(args, flags: dict, path: Path, held_out: dict, command: str, started: 
         wall_s = round(time.perf_counter() - started, 1)
         metrics |= dict(torch=torch.__version__, models=records, wall_s=wall_s)
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
-        draw_figures(records, args.figures_dir)
+        draw_figures(records, figures_dir)
+        print(ending(records, out_dir, figures_dir, args.device))
     return status
+
+
+def ending(records: dict, out_dir: Path, figures_dir: Path, device) -> str:
+    """What a run ends with: each model's best validation loss, where its files are, and a sample
+    from the better model."""
+    bests = {k: r["best"]["val_loss"] for k, r in records.items() if r["best"]}
+    lines = ["best validation loss: " + ", ".join(
+        f"{k.upper()} {v:.4f} nats/char ({v / math.log(2):.3f} bits)" for k, v in bests.items()
+    )]  # fmt: skip
+    lines.append(f"checkpoints and metrics.json in {shown_path(out_dir)}/, figures in "
+                 f"{shown_path(figures_dir)}/")  # fmt: skip
+    if bests:
+        kind = min(bests, key=bests.get)
+        path = out_dir / f"{kind}.pt"
+        model, ckpt = load_checkpoint(path, device)
+        prompt = fitting_prompts(ckpt)[0]
+        text = sample(model, ckpt["vocab"], [prompt], [0.7], SAMPLE_LENGTH, [0])[0]
+        lines += [f"a sample from the {kind.upper()} (python generate.py --checkpoint "
+                  f"{shown_path(path)}), T = 0.7:", text]  # fmt: skip
+    return "\n".join(lines)
 
 
 def main(argv=None):

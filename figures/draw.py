@@ -8,6 +8,7 @@ metrics.json it wrote; results/render.py draws seeds.png and comparison.png from
 """
 
 import argparse
+import html
 import json
 import sys
 from pathlib import Path
@@ -27,7 +28,8 @@ def pyplot():
 
 
 def draw_figures(models: dict, figures_dir) -> None:
-    """loss.png and accuracy.png in `figures_dir`: train (dashed) and validation (solid) per epoch."""
+    """loss.png and accuracy.png in `figures_dir`: train (dashed) and validation (solid) per epoch,
+    a dot per epoch (a one-epoch run shows too) and a star at each model's best epoch."""
     plt = pyplot()
     Path(figures_dir).mkdir(parents=True, exist_ok=True)
     for metric, label in (
@@ -38,13 +40,12 @@ def draw_figures(models: dict, figures_dir) -> None:
         for i, (kind, m) in enumerate(models.items()):
             epochs = [r["epoch"] for r in m["history"]]
             for split, style in (("train", "--"), ("val", "-")):
-                ax.plot(
-                    epochs,
-                    [r[f"{split}_{metric}"] for r in m["history"]],
-                    style,
-                    color=f"C{i}",
-                    label=f"{kind.upper()} {'validation' if split == 'val' else split}",
-                )
+                values = [r[f"{split}_{metric}"] for r in m["history"]]
+                name = f"{kind.upper()} {'validation' if split == 'val' else split}"
+                ax.plot(epochs, values, style, marker=".", color=f"C{i}", label=name)
+            if m["history"]:  # the epoch of lowest validation loss: what <kind>.pt keeps
+                best = min(m["history"], key=lambda r: r["val_loss"])
+                ax.plot(best["epoch"], best[f"val_{metric}"], "*", ms=12, color=f"C{i}")
         ax.set(xlabel="epoch", ylabel=label, title=f"{label} per epoch")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -53,6 +54,48 @@ def draw_figures(models: dict, figures_dir) -> None:
             Path(figures_dir) / f"{'loss' if metric == 'loss' else 'accuracy'}.png", dpi=120
         )
         plt.close(fig)
+
+
+HEATMAP_CHARS = 600  # the passage a heatmap shows: the start of the text
+HEATMAP_WIDTH = 80  # characters per line
+
+
+def draw_heatmap(text: str, losses: dict, out: Path) -> None:
+    """The start of `text` coloured by each character's loss (white 0 to red 6 nats), one block per
+    model (`losses`: name -> nll per character, text[1:] aligned, nan where not scored): an .html
+    page, or a .png."""
+    passage = text[1 : HEATMAP_CHARS + 1]
+    shade = lambda v: "#ddd" if v != v else f"rgba(220,30,30,{min(float(v), 6) / 6:.2f})"
+    if out.suffix == ".html":
+        blocks = []
+        for name, nll in losses.items():
+            spans = "".join(
+                f'<span style="background:{shade(v)}" title="{float(v):.2f}">'
+                f"{html.escape(c)}</span>"
+                for c, v in zip(passage, nll.tolist())
+            )
+            blocks.append(
+                f"<h3>{html.escape(name)}</h3><pre style='white-space:pre-wrap'>{spans}</pre>"
+            )
+        out.write_text("<meta charset='utf-8'>" + "".join(blocks), encoding="utf-8")
+        return
+    plt = pyplot()
+    lines = [passage[i : i + HEATMAP_WIDTH] for i in range(0, len(passage), HEATMAP_WIDTH)]
+    fig, axes = plt.subplots(len(losses), 1, figsize=(12, 0.25 * len(lines) * len(losses) + 1))
+    for ax, (name, nll) in zip(np.atleast_1d(axes), losses.items()):
+        grid = np.full((len(lines), HEATMAP_WIDTH), np.nan)
+        flat = nll[: len(passage)].numpy()
+        grid.flat[: len(flat)] = flat
+        ax.imshow(grid, cmap="Reds", vmin=0, vmax=6, aspect="auto")
+        for row, line in enumerate(lines):
+            for col, c in enumerate(line):
+                ax.text(
+                    col, row, "\u21b5" if c == "\n" else c, ha="center", va="center", fontsize=6
+                )
+        ax.set(title=f"{name}: loss of each character (nats, white 0, red 6)", xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
 
 
 def draw_seeds(curves: dict, ngram: tuple, path) -> None:
