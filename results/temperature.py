@@ -1,6 +1,6 @@
 """The temperature study: what T does to samples of a checkpoint. An experiment, not the sampler.
 
-    python results/temperature.py --data data/shakespeare_train.txt   # results/temperature.json
+    python -m results.temperature --data data/shakespeare_train.txt   # results/temperature.json
 
 Per temperature: the samples' NLL under the model at T = 1, the share of their words seen in the
 training text and of distinct words, and the entropy of the distributions they were drawn from;
@@ -10,19 +10,17 @@ Draws figures/temperature.png.
 
 import argparse
 import json
-import os
 import re
 import sys
 from pathlib import Path
 
 import torch
 
+from dataset import Vocab
+from figures.draw import draw_temperature
+from model import DEFAULT_PROMPTS, CheckpointError, load_checkpoint, sample
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import generate  # noqa: E402
-from dataset import Vocab  # noqa: E402
-from figures.draw import draw_temperature  # noqa: E402
-from model import CheckpointError, load_checkpoint  # noqa: E402
 
 STUDY_TEMPERATURES = [0.2, 0.5, 0.7, 1.0, 1.5, 2.0, 4.0]
 
@@ -63,7 +61,7 @@ def temperature_study(
     words_of = lambda text: re.findall(r"[A-Za-z']+", text)  # runs of letters and apostrophes
     known = set(words_of(train_text))
     rows = [(t, j) for t in temperatures for j in range(num_samples)]
-    texts = generate.sample(
+    texts = sample(
         model, vocab, [prompt] * len(rows), [t for t, _ in rows], length, [j for _, j in rows], seed
     )
     nll, entropy = sample_scores(model, vocab, prompt, texts, [t for t, _ in rows])
@@ -93,7 +91,7 @@ def temperature_study(
             str(t): torch.softmax(logits.double() / t, -1).tolist() for t in (0.7, 1.0, 4.0)
         },
     )
-    prompts = [p for p in generate.DEFAULT_PROMPTS if set(p) <= set(vocab)]
+    prompts = [p for p in DEFAULT_PROMPTS if set(p) <= set(vocab)]
     result["reference_sampler"] = reference_bug(model, vocab, prompts, num_samples * 20, seed)
     return result
 
@@ -123,7 +121,9 @@ def reference_bug(model, vocab: str, prompts: list[str], n: int, seed: int) -> d
 
 def main(argv=None):
     p = argparse.ArgumentParser(description="What the temperature does to samples.")
-    p.add_argument("--checkpoint", help="a .pt file (default: the best one in checkpoints/)")
+    p.add_argument(
+        "--checkpoint", default="checkpoints/lstm.pt", help="a .pt file (default: %(default)s)"
+    )
     p.add_argument(
         "--data", help="training text, for the known-word share (default: the checkpoint's)"
     )
@@ -132,16 +132,14 @@ def main(argv=None):
     p.add_argument("--figure", default=str(ROOT / "figures" / "temperature.png"), help="the figure")
     args = p.parse_args(argv)
     try:
-        path = Path(
-            args.checkpoint
-            or generate.find_best_checkpoint(Path(os.path.relpath(ROOT / "checkpoints")))
-        )
+        path = Path(args.checkpoint)
         model, ckpt = load_checkpoint(path)
         data = Path(args.data or ckpt["corpus"]["path"])
         text = data.read_text(encoding="utf-8")
     except (CheckpointError, OSError) as e:
         sys.exit(f"temperature.py: error: {e}")
-    result = temperature_study(model, ckpt["vocab"], text, seed=args.seed)
+    command = "python -m results.temperature " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = dict(command=command) | temperature_study(model, ckpt["vocab"], text, seed=args.seed)
     result.update(checkpoint=str(path), data=str(data))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
