@@ -50,10 +50,10 @@ for step in "${steps[@]}"; do
     scale) python -m results.scale --threads "${THREADS:-1}" ;;
     reading)  # every checkpoint and the 6-gram reading the unseen plays in order (results/reading/)
       for kind in rnn lstm; do
-        python results/reading.py --checkpoints {checkpoints,runs/default-seed1,runs/default-seed2}/$kind.pt \
+        python -m results.reading --checkpoints {checkpoints,runs/default-seed1,runs/default-seed2}/$kind.pt \
           --threads 1 --out results/reading/$kind.json
       done
-      python results/reading.py --checkpoints runs/rnn256-"$(rnn256_best)"-seed[012]/rnn.pt --threads 1 \
+      python -m results.reading --checkpoints runs/rnn256-"$(rnn256_best)"-seed[012]/rnn.pt --threads 1 \
         --out results/reading/rnn256.json ;;
     baseline)
       python baseline.py --data "$DATA" $UNSEEN --out results/baseline.json
@@ -62,11 +62,11 @@ for step in "${steps[@]}"; do
       python baseline.py --data "$DATA" $UNSEEN --orders 6 --context 60 --out results/baseline-context60.json ;;
     samples)
       python generate.py --temperature 0.7 1 4 --length 120 --seed 1 --output results/samples.json > /dev/null
-      python results/temperature.py --data "$DATA" --seed 0
+      python -m results.temperature --data "$DATA" --seed 0
       python generate.py --prime "PROSPERO:" --length 300 --seed 1 --output results/sample-plain.json > /dev/null
       python generate.py --adapt data/shakespeare_test.txt --prime "PROSPERO:" --length 300 --seed 1 \
         --output results/sample-adapted.json > /dev/null ;;
     bench) python bench.py --data "$DATA" --seeds 0 1 2 ;;
   esac
 done
-python results/render.py
+python -m results.render

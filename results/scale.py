@@ -12,14 +12,14 @@ for epochs / f with early stopping, so every run has its full-data run's step ce
 """
 
 import argparse
-import json
 import math
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from dataset import load_corpus
+from data.prepare import HELD_OUT_FILES
+from dataset import STATEFUL, load_corpus
 from model import num_params, width_for
 from trainer import RECIPES
 
@@ -30,7 +30,6 @@ LSTM_WIDTHS = (32, 64, 128, 256)  # the LSTM's widths set the parameter budgets
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 SEEDS = (0, 1, 2)
 PATIENCE = 3  # epochs of full data (3/f epochs at share f) without a better validation loss
-HELD_OUT = ("--dev", "data/shakespeare_dev.txt", "--test", "data/shakespeare_test.txt")
 
 
 def budget_name(params: int) -> str:
@@ -75,7 +74,8 @@ def command(run: dict, data: str) -> list[str]:
         flags += [flag] if value is True else [flag, f"{value:g}" if key == "lr" else str(value)]
     folder = f"runs/scale/{run['name']}"
     where = ["--out-dir", folder, "--figures-dir", folder]
-    return ["python", "main.py", "--data", data, *HELD_OUT, "--models", run["kind"], *flags, *where]
+    held = [w for name in STATEFUL for w in (f"--{name}", f"data/{HELD_OUT_FILES[name]}")]
+    return ["python", "main.py", "--data", data, *held, "--models", run["kind"], *flags, *where]
 
 
 def get_args(argv=None):
@@ -84,7 +84,9 @@ def get_args(argv=None):
     p.add_argument("--part", default="1/1", help="K/N: every N-th run of the plan from the K-th")
     p.add_argument("--threads", type=int, help="CPU threads per run (default: torch's)")
     p.add_argument("--cells", nargs="+", choices=CELLS, default=CELLS, help="only these cells")
-    p.add_argument("--list", action="store_true", help="print the plan and what is done; train none")
+    p.add_argument(
+        "--list", action="store_true", help="print the plan and what is done; train none"
+    )
     return p.parse_args(argv)
 
 
