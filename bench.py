@@ -40,7 +40,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dataset import CorpusError, load_corpus, make_split
-from model import build_model, cpu_name, device_flag, machine, sample
+from model import build_model, cpu_name, device_flag, machine
 from race import (
     BenchData,
     ReferenceDataset,
@@ -51,6 +51,7 @@ from race import (
     time_to_quality_recorded,
     whole_run_side_by_side,
 )
+from sampling import sample
 from trainer import STUDIED, Trainer, resolve, run_epoch, setup_training
 
 ROOT = Path(__file__).resolve().parent

@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from dataset import Vocab, opening_words
+from dataset import STATEFUL, Chunks, Split, Vocab, known_ids, opening_words
 from model import atomic_save, load_checkpoint
+from trainer import EVAL_BATCH, run_epoch
 
 READ_AS = " "  # what a character outside the vocabulary is read as; it is not scored
 PROTOCOLS = {
@@ -151,6 +152,39 @@ def grad_ms(model, data: torch.Tensor, seg_len: int, batch: int, device) -> list
             steps += 1
     model.zero_grad(set_to_none=True)
     return [s / steps for s in sums]
+
+
+def evaluate(model, vocab: Vocab, split: Split, eval_context: int, held_out, device):
+    """Exact loss and accuracy of one model: on the train and val chunks of `split`, on val with
+    `eval_context` characters of context, and on each held-out text (`held_out`: name -> (path,
+    text)): in its chunks that hold no unknown character (the study's protocol), and read in order
+    with the state carried (every character whose target is known)."""
+    chunks = split.chunks
+    fed = Chunks(chunks.data, chunks.seq_len, eval_context, vocab.pad)
+    result = {}
+    for name, each, ids in (
+        ("train", chunks, split.train),
+        ("val", chunks, split.val),
+        ("val_context", fed, split.val),
+    ):
+        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
+        result |= {f"{name}_loss": loss, f"{name}_acc": acc}
+    result["eval_context"] = eval_context
+    for name, (path, held) in held_out.items():
+        data = vocab.encode(held, unknown=-1)
+        each = Chunks(data, chunks.seq_len, chunks.context, vocab.pad)
+        ids = known_ids(each)
+        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
+        result |= {f"{name}_loss": loss, f"{name}_acc": acc, name: path}
+        result |= {f"{name}_chunks": len(ids), f"{name}_dropped": len(each) - len(ids)}
+        if name in STATEFUL:
+            nll, hit = read(
+                model, data, "stateful", chunks.seq_len, fill=vocab.stoi.get(READ_AS, 0)
+            )
+            scored = ~nll.isnan()
+            result[f"{name}_stateful_loss"] = nll[scored].mean().item()
+            result[f"{name}_stateful_acc"] = hit[scored].double().mean().item()
+    return result
 
 
 def add_statistics(path: Path, text: str, device="cpu") -> None:

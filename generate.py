@@ -26,10 +26,9 @@ from figures.draw import draw_heatmap
 from model import (
     CheckpointError,
     device_flag,
-    fitting_prompts,
     load_checkpoint,
-    sample,
 )
+from sampling import fitting_prompts, sample
 
 ROOT = Path(__file__).resolve().parent
 

@@ -25,36 +25,30 @@ import torch
 from data.prepare import default_corpus, source_of
 from dataset import (
     HELD_OUT,
-    STATEFUL,
-    Chunks,
     CorpusError,
     Split,
     Vocab,
-    known_ids,
     load_corpus,
     read_text,
     sha256,
 )
-from evaluation import READ_AS, add_statistics, read
+from evaluation import add_statistics, evaluate
 from figures.draw import draw_figures
 from model import (
     MODELS,
     CheckpointError,
     device_flag,
-    fitting_prompts,
     load_checkpoint,
     machine,
-    sample,
 )
+from sampling import fitting_prompts, sample
 from trainer import (
-    EVAL_BATCH,
     RECIPES,
     STUDIED,
     STUDY,
     Settings,
     TrainingError,
     resolve,
-    run_epoch,
     summary,
     train_model,
 )
@@ -194,39 +188,6 @@ def get_args(argv=None) -> argparse.Namespace:
 def given(args: argparse.Namespace) -> dict:
     """The settings flags given on the command line (the others are absent from `args`)."""
     return {f.name: getattr(args, f.name) for f in fields(Settings) if hasattr(args, f.name)}
-
-
-def evaluate(model, vocab: Vocab, split: Split, eval_context: int, held_out, device):
-    """Exact loss and accuracy of one model: on the train and val chunks of `split`, on val with
-    `eval_context` characters of context, and on each held-out text (`held_out`: name -> (path,
-    text)): in its chunks that hold no unknown character (the study's protocol), and read in order
-    with the state carried (every character whose target is known)."""
-    chunks = split.chunks
-    fed = Chunks(chunks.data, chunks.seq_len, eval_context, vocab.pad)
-    result = {}
-    for name, each, ids in (
-        ("train", chunks, split.train),
-        ("val", chunks, split.val),
-        ("val_context", fed, split.val),
-    ):
-        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
-        result |= {f"{name}_loss": loss, f"{name}_acc": acc}
-    result["eval_context"] = eval_context
-    for name, (path, held) in held_out.items():
-        data = vocab.encode(held, unknown=-1)
-        each = Chunks(data, chunks.seq_len, chunks.context, vocab.pad)
-        ids = known_ids(each)
-        loss, acc = run_epoch(model, each, ids, EVAL_BATCH, device)
-        result |= {f"{name}_loss": loss, f"{name}_acc": acc, name: path}
-        result |= {f"{name}_chunks": len(ids), f"{name}_dropped": len(each) - len(ids)}
-        if name in STATEFUL:
-            nll, hit = read(
-                model, data, "stateful", chunks.seq_len, fill=vocab.stoi.get(READ_AS, 0)
-            )
-            scored = ~nll.isnan()
-            result[f"{name}_stateful_loss"] = nll[scored].mean().item()
-            result[f"{name}_stateful_acc"] = hit[scored].double().mean().item()
-    return result
 
 
 def report(kind: str, epoch: int, r: dict, held_out) -> str:

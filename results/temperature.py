@@ -18,7 +18,8 @@ import torch
 
 from dataset import Vocab
 from figures.draw import draw_temperature
-from model import DEFAULT_PROMPTS, CheckpointError, load_checkpoint, sample
+from model import CheckpointError, load_checkpoint
+from sampling import DEFAULT_PROMPTS, sample
 
 ROOT = Path(__file__).resolve().parents[1]
 
