@@ -32,6 +32,17 @@ def tiny_corpus(tmp_path) -> Path:
     return path
 
 
+def train_args(data, out_dir, *flags, models=("rnn",), epochs=1, figures_dir=None) -> list[str]:
+    """main.py's arguments for a small training run: the corpus, the models (None: main.py's
+    default, both), the epochs and the folders (figures beside the checkpoints unless told), then
+    `flags` as given."""
+    args = ["--data", str(data), "--epochs", str(epochs), "--out-dir", str(out_dir)]
+    args += ["--figures-dir", str(out_dir if figures_dir is None else figures_dir)]
+    if models is not None:
+        args += ["--models", *models]
+    return [*args, *map(str, flags)]
+
+
 def run_script(*args, cwd=ROOT, **env):
     """Run one of the scripts in a fresh interpreter, as a user would."""
     full_env = dict(os.environ, **env)

@@ -36,6 +36,7 @@ def workspace(tmp_path):
     ckpt = torch.load(out / "rnn.pt", weights_only=True)
     torch.save(ckpt | {"format_version": 0}, bad / "old.pt")
     torch.save(ckpt | {"vocab": VOCAB + "!"}, bad / "vocab.pt")
+    torch.save(VanillaRNN(len(VOCAB), hidden_size=8, num_layers=1), bad / "module.pt")
     corpora = {
         "empty.txt": b"",
         "short.txt": b"abc\n",
@@ -90,7 +91,15 @@ GENERATE = [
     (["--temperature", "-0.5"], "temperature must be a finite number >= 0 (0 = greedy), got -0.5"),
     (["--temperature", "nan"], "temperature must be a finite number >= 0 (0 = greedy), got nan"),
     (["--temperature", "inf"], "got inf"),
-    (["--length", "-1"], "argument --length: must be an integer >= 0, got -1"),
+    (["--length", "-1"], "argument --length: must be an integer >= 1, got -1"),
+    (["--length", "0"], "argument --length: must be an integer >= 1, got 0"),
+    (["--prime", ""], "--prime is empty"),
+    (["--prime-file", "{tmp}/bad/empty.txt"], "--prime-file {tmp}/bad/empty.txt is empty"),
+    (["--prime-file", "{tmp}/bad/latin1.txt"], "--prime-file {tmp}/bad/latin1.txt is not UTF-8"),
+    (["--checkpoint", "{tmp}/bad/module.pt"], "module.pt is not a checkpoint written by main.py"),
+    (["--adapt", "{tmp}/bad/good.txt"], "rnn.pt stores no gradient statistics"),
+    (["--adapt", "{tmp}/bad/good.txt", "--adapt-data", "{tmp}/bad/good.txt"], "is the text being"),
+    (["--heatmap", "{tmp}/h.png"], "--heatmap draws what --score measures"),
     (["--num-samples", "0"], "argument --num-samples: must be an integer >= 1, got 0"),
     (["--output", "{tmp}/no/such/folder/out.txt"], "No such file or directory"),
 ]
@@ -109,6 +118,7 @@ def reject(script, argv, capsys):
 
 def check(last, message, files):
     assert message in last, last
+    assert "weights_only" not in last  # torch's advice to load unsafely is never passed on
     assert all(path.read_bytes() == content for path, content in files.items())
 
 

@@ -4,7 +4,7 @@ import pytest
 
 
 def test_side_by_side_time_to_quality_alternates_and_stops_ours_once_it_has_caught_up(monkeypatch):
-    from results import race
+    import race
 
     losses = {"reference": [1.9, 1.7, 1.62, 1.58], "default": [1.8, 1.6, 1.55, 1.5, 1.4]}
     calls = []
@@ -37,8 +37,8 @@ def test_side_by_side_time_to_quality_alternates_and_stops_ours_once_it_has_caug
 def test_whole_run_estimate_alternates_recipes_and_scales_median_epochs_by_epoch_counts(
     monkeypatch,
 ):
-    import main
-    from results import race
+    import race
+    import trainer
 
     calls = []
 
@@ -55,17 +55,17 @@ def test_whole_run_estimate_alternates_recipes_and_scales_median_epochs_by_epoch
     assert calls == [
         (k, r) for k in ("rnn", "lstm") for _ in range(4) for r in ("default", "reference")
     ]
-    ours = main.RECIPES["default"]
+    ours = trainer.RECIPES["default"]
     default_epochs = ours["rnn"].epochs + ours["lstm"].epochs
     assert row["rnn"]["default"] == dict(epoch_s=2.0, epochs=ours["rnn"].epochs)
-    reference_epochs = main.STUDY.epochs
+    reference_epochs = trainer.STUDY.epochs
     assert row["lstm"]["reference"] == dict(epoch_s=1.0, epochs=reference_epochs)
     assert row["default_s"] == 2.0 * default_epochs and row["reference_s"] == 2.0 * reference_epochs
     assert row["ratio"] == default_epochs / reference_epochs
 
 
 def test_recorded_time_to_quality_is_the_median_ratio_and_none_where_never_reached(tmp_path):
-    from results import race
+    import race
 
     def run(path, rnn, lstm):  # (val loss, wall s) per epoch for each model
         history = lambda rows: [dict(val_loss=v, wall_s=t) for v, t in rows]

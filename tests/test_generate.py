@@ -124,29 +124,14 @@ def test_unknown_prompt_characters(tmp_path, lstm):
 def test_output_json_and_cli_batch(tmp_path, lstm, capsys):
     path = tmp_path / "m.pt"
     save_checkpoint(path, lstm, VOCAB)
-    generate.main(
-        [
-            "--checkpoint",
-            str(path),
-            "--prime",
-            "ab",
-            "--prime",
-            "c",
-            "--temperature",
-            "0.7",
-            "4",
-            "--num-samples",
-            "2",
-            "--length",
-            "30",
-            "--output",
-            str(tmp_path / "s.json"),
-        ]
-    )
-    samples = capsys.readouterr().out.strip().split("\n\n")
+    flags = "--prime ab --prime c --temperature 0.7 4 --num-samples 2 --length 30".split()
+    generate.main(["--checkpoint", str(path), *flags, "--output", str(tmp_path / "s.json")])
+    printed = capsys.readouterr().out.strip().split("\n\n")
     records = json.loads((tmp_path / "s.json").read_text())
-    assert len(samples) == len(records) == 8
-    assert [r["text"] for r in records] == samples
+    assert len(printed) == len(records) == 8
+    for r, shown in zip(records, printed):  # each labelled with what made it
+        label = f"--- T {r['temperature']:g} | prompt {r['prompt']!r} | sample {r['sample']} ---"
+        assert shown == f"{label}\n{r['text']}"
     assert {(r["prompt"], r["temperature"]) for r in records} == {
         ("ab", 0.7),
         ("ab", 4.0),
@@ -216,35 +201,11 @@ def test_prime_file_and_streaming_single_sample(tmp_path, lstm):
 def test_a_prompt_given_twice_gives_two_samples(tmp_path, lstm, capsys):
     path = tmp_path / "m.pt"
     save_checkpoint(path, lstm, VOCAB)
-    generate.main(
-        [
-            "--checkpoint",
-            str(path),
-            "--prime",
-            "ab",
-            "--prime",
-            "ab",
-            "--length",
-            "40",
-            "--seed",
-            "2",
-        ]
-    )
+    prime_twice = "--prime ab --prime ab --length 40 --seed 2".split()
+    two_samples = "--prime ab --num-samples 2 --length 40 --seed 2".split()
+    generate.main(["--checkpoint", str(path), *prime_twice])
     twice = capsys.readouterr().out.strip().split("\n\n")
-    generate.main(
-        [
-            "--checkpoint",
-            str(path),
-            "--prime",
-            "ab",
-            "--num-samples",
-            "2",
-            "--length",
-            "40",
-            "--seed",
-            "2",
-        ]
-    )
+    generate.main(["--checkpoint", str(path), *two_samples])
     assert len(twice) == 2 and twice[0] != twice[1]
     assert (
         capsys.readouterr().out.strip().split("\n\n") == twice

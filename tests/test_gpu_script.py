@@ -13,22 +13,9 @@ from conftest import ROOT
 def test_the_gpu_script_runs_every_step_on_the_cpu(tmp_path, tiny_corpus):
     """Slow (about 60 s): six processes, bench.py --quick among them, whose JSON shape it also checks."""
     env = dict(os.environ, MKL_CBWR="COMPATIBLE", PYTHON=sys.executable)
+    command = ["bash", "results/gpu.sh", "--device", "cpu", "--quick", "--data", str(tiny_corpus)]
     result = subprocess.run(
-        [
-            "bash",
-            "results/gpu.sh",
-            "--device",
-            "cpu",
-            "--quick",
-            "--data",
-            str(tiny_corpus),
-            "--out",
-            str(tmp_path),
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+        [*command, "--out", str(tmp_path)], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     summary = result.stdout.strip().splitlines()[-1]

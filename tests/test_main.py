@@ -3,7 +3,7 @@ from dataclasses import replace
 
 import pytest
 import torch
-from conftest import run_script
+from conftest import run_script, train_args
 
 import generate
 import main
@@ -15,19 +15,7 @@ SMALL = ["--hidden-size", "32", "--num-layers", "2", "--batch-size", "32"]
 def test_one_epoch_of_each_model_then_generate(tmp_path, tiny_corpus, capsys):
     out, figs = tmp_path / "ckpt", tmp_path / "figs"
     main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "1",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(figs),
-            "--device",
-            "cpu",
-            *SMALL,
-        ]
+        train_args(tiny_corpus, out, "--device", "cpu", *SMALL, models=None, figures_dir=figs)
     )
     assert {p.name for p in out.iterdir()} == {
         "rnn.pt",
@@ -56,26 +44,14 @@ def test_one_epoch_of_each_model_then_generate(tmp_path, tiny_corpus, capsys):
     capsys.readouterr()
     generate.main(["--checkpoint", str(out / "lstm.pt"), "--length", "40", "--temperature", "1"])
     samples = capsys.readouterr().out.strip().split("\n\n")
-    assert len(samples) == 5 and samples[0].startswith("The ")
+    assert len(samples) == 5 and samples[0].startswith(
+        "--- T 1 | prompt 'The ' | sample 0 ---\nThe "
+    )
 
 
 def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, capsys):
     out = tmp_path / "ckpt"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "2",
-            "--models",
-            "rnn",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(tmp_path),
-            *SMALL,
-        ]
-    )
+    main.main(train_args(tiny_corpus, out, *SMALL, epochs=2, figures_dir=tmp_path))
     best = json.loads((out / "metrics.json").read_text())["models"]["rnn"]["best"]
     capsys.readouterr()
     main.main(["--data", str(tiny_corpus), "--eval-only", "--models", "rnn", "--out-dir", str(out)])
@@ -85,7 +61,7 @@ def test_eval_only_reproduces_the_best_validation_loss(tmp_path, tiny_corpus, ca
 
 def test_reference_preset_and_explicit_flags():
     args = main.get_args(["--preset", "reference", "--epochs", "3"])
-    rnn, lstm = (main.resolve(kind, args.preset, main.given(args)) for kind in ("rnn", "lstm"))
+    rnn, lstm = (trainer.resolve(kind, args.preset, main.given(args)) for kind in ("rnn", "lstm"))
     assert (rnn.batch_size, rnn.lr, rnn.dropout, rnn.grad_clip, rnn.epochs, rnn.ema) == (
         64,
         1e-3,
@@ -99,28 +75,12 @@ def test_reference_preset_and_explicit_flags():
 
 def test_per_model_defaults_unless_a_flag_sets_them_for_all(tmp_path, tiny_corpus):
     settings = main.given(main.get_args([]))
-    ours = main.RECIPES["default"]
-    assert main.resolve("lstm", "default", settings).batch_size == ours["lstm"].batch_size
-    assert main.resolve("rnn", "default", settings).epochs == ours["rnn"].epochs
+    ours = trainer.RECIPES["default"]
+    assert trainer.resolve("lstm", "default", settings).batch_size == ours["lstm"].batch_size
+    assert trainer.resolve("rnn", "default", settings).epochs == ours["rnn"].epochs
     out = tmp_path / "ckpt"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "1",
-            "--hidden-size",
-            "16",
-            "--num-layers",
-            "2",
-            "--warmup-steps",
-            "3",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(tmp_path),
-        ]
-    )
+    flags = ["--hidden-size", "16", "--num-layers", "2", "--warmup-steps", "3"]
+    main.main(train_args(tiny_corpus, out, *flags, models=None, figures_dir=tmp_path))
     models = json.loads((out / "metrics.json").read_text())["models"]
     for kind, m in models.items():
         default = ours[kind]
@@ -156,9 +116,11 @@ def test_init_gain_scales_the_recurrent_weights_alone_and_the_reference_keeps_py
 
     _, vocab, data = load_corpus(tiny_corpus)
     split = make_split(data, 30)
-    settings = main.resolve("lstm", "default", main.given(main.get_args(["--hidden-size", "16"])))
-    assert main.resolve("lstm", "reference", main.given(main.get_args([]))).init_gain == 1.0
-    assert settings.init_gain == main.RECIPES["default"]["lstm"].init_gain != 1.0
+    settings = trainer.resolve(
+        "lstm", "default", main.given(main.get_args(["--hidden-size", "16"]))
+    )
+    assert trainer.resolve("lstm", "reference", main.given(main.get_args([]))).init_gain == 1.0
+    assert settings.init_gain == trainer.RECIPES["default"]["lstm"].init_gain != 1.0
     plain, _ = trainer.setup_training(
         "lstm", replace(settings, init_gain=1.0), len(vocab), split, "cpu"
     )
@@ -182,7 +144,7 @@ def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_co
     _, vocab, data = load_corpus(tiny_corpus)
     full = make_split(data, 30)
     split = Split(full.chunks, full.train[:96], full.val)
-    settings = main.resolve(
+    settings = trainer.resolve(
         "lstm", "default", main.given(main.get_args(["--ema", "0.6", "--hidden-size", "16"]))
     )
     model, run = trainer.setup_training("lstm", settings, len(vocab), split, "cpu")
@@ -206,32 +168,14 @@ def test_the_moving_average_of_the_weights_is_what_is_validated_and_kept(tiny_co
     assert run2.ema is None and run2.validated(model2) is model2
 
 
-def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(
-    tmp_path, tiny_corpus, monkeypatch
-):
-    """A 3-epoch run stopped after epoch 2 (Ctrl-C) and resumed ends where the uninterrupted run
-    does: the same average and weights, with the schedule past its 3-step warm-up and well into the
-    cosine."""
-    out = tmp_path / "ckpt"
-    flags = [
-        "--data",
-        str(tiny_corpus),
-        "--models",
-        "rnn",
-        "--figures-dir",
-        str(tmp_path),
-        "--ema",
-        "0.9",
-        "--seed",
-        "1",
-        "--warmup-steps",
-        "3",
-        "--epochs",
-        "3",
-        "--threads",
-        "1",
-        *SMALL,
-    ]
+@pytest.fixture
+def stopped_run(tmp_path, tiny_corpus, monkeypatch):
+    """A 3-epoch run of the RNN (--ema 0.9, a 3-step warm-up) stopped by Ctrl-C before epoch 3,
+    in tmp_path / "ckpt". Returns what runs main.py again with the same flags: run(out_dir, *more)."""
+    flags = ["--ema", "0.9", "--seed", "1", "--warmup-steps", "3", "--threads", "1", *SMALL]
+    run = lambda out, *more: main.main(
+        train_args(tiny_corpus, out, *flags, *more, epochs=3, figures_dir=tmp_path)
+    )
     real, epochs = trainer.run_epoch, []
 
     def stop_before_epoch_3(*args, **kwargs):
@@ -243,35 +187,41 @@ def test_checkpoints_keep_the_averaged_weights_and_resume_continues_the_average(
 
     monkeypatch.setattr(trainer, "run_epoch", stop_before_epoch_3)
     with pytest.raises(SystemExit):
-        main.main([*flags, "--out-dir", str(out)])
+        run(tmp_path / "ckpt")
     monkeypatch.setattr(trainer, "run_epoch", real)
+    return run
+
+
+def test_checkpoints_keep_the_averaged_weights_and_the_resume_state_the_trained_ones(
+    tmp_path, stopped_run
+):
+    out = tmp_path / "ckpt"
     last = torch.load(out / "rnn.last.pt", weights_only=True)
-    assert (
-        last["epoch"] == 2 and last["ema"]["n_averaged"] == last["scheduler"]["last_epoch"] > 3
-    )  # one a step
+    # the average is taken once a step
+    assert last["epoch"] == 2 and last["ema"]["n_averaged"] == last["scheduler"]["last_epoch"] > 3
     averaged = {
         k.removeprefix("module."): v for k, v in last["ema"].items() if k.startswith("module.")
     }
     best = torch.load(out / "rnn.pt", weights_only=True)
     assert best["epoch"] == 2  # the loss still falls here
-    assert all(
-        torch.equal(best["model"][k], averaged[k]) for k in averaged
-    )  # rnn.pt holds the average
-    assert not torch.equal(
-        last["model"]["fc.weight"], averaged["fc.weight"]
-    )  # last.pt: the weights as trained
-    main.main([*flags, "--out-dir", str(out), "--resume"])
-    main.main([*flags, "--out-dir", str(tmp_path / "straight")])
+    # rnn.pt holds the average; last.pt the weights as trained
+    assert all(torch.equal(best["model"][k], averaged[k]) for k in averaged)
+    assert not torch.equal(last["model"]["fc.weight"], averaged["fc.weight"])
+
+
+def test_resume_continues_the_average_to_where_the_uninterrupted_run_ends(tmp_path, stopped_run):
+    """The stopped run, resumed, ends where the uninterrupted run does: the same average and
+    weights, with the schedule past its 3-step warm-up and well into the cosine."""
+    out = tmp_path / "ckpt"
+    stopped_at = torch.load(out / "rnn.last.pt", weights_only=True)["scheduler"]["last_epoch"]
+    stopped_run(out, "--resume")
+    stopped_run(tmp_path / "straight")
     resumed = torch.load(out / "rnn.last.pt", weights_only=True)
     straight = torch.load(tmp_path / "straight" / "rnn.last.pt", weights_only=True)
     steps = straight["scheduler"]["last_epoch"]
-    assert (
-        resumed["scheduler"]["last_epoch"] == steps
-        and steps == 3 * last["scheduler"]["last_epoch"] // 2
-    )
-    assert (
-        straight["scheduler"]["_last_lr"][0] < 0.1 * main.RECIPES["default"]["rnn"].lr
-    )  # the cosine decayed
+    assert resumed["scheduler"]["last_epoch"] == steps and steps == 3 * stopped_at // 2
+    # the cosine decayed
+    assert straight["scheduler"]["_last_lr"][0] < 0.1 * trainer.RECIPES["default"]["rnn"].lr
     assert resumed["ema"]["n_averaged"] == straight["ema"]["n_averaged"]
     assert all(
         torch.allclose(resumed["ema"][k], straight["ema"][k], atol=1e-5) for k in straight["ema"]
@@ -351,39 +301,13 @@ def test_default_corpus_is_the_study_file_else_the_prepared_stand_in(
 
 def test_rescore_adds_the_held_out_scores_to_the_runs_own_metrics(tmp_path, tiny_corpus, capsys):
     out = tmp_path / "ckpt"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "1",
-            "--models",
-            "rnn",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(tmp_path),
-            *SMALL,
-        ]
-    )
+    main.main(train_args(tiny_corpus, out, *SMALL, figures_dir=tmp_path))
     metrics = out / "metrics.json"
     before = json.loads(metrics.read_text())
     (tmp_path / "dev.txt").write_text(tiny_corpus.read_text()[:3000])
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--eval-only",
-            "--models",
-            "rnn",
-            "--out-dir",
-            str(out),
-            "--dev",
-            str(tmp_path / "dev.txt"),
-            "--rescore",
-            str(metrics),
-        ]
-    )
+    rescore = ["--data", str(tiny_corpus), "--eval-only", "--models", "rnn", "--out-dir", str(out)]
+    rescore += ["--dev", str(tmp_path / "dev.txt"), "--rescore", str(metrics)]
+    main.main(rescore)
     after = json.loads(metrics.read_text())
     ev = after["models"]["rnn"]["evaluation"]
     assert f"dev {ev['dev_loss']:.4f}" in capsys.readouterr().out and ev["dev_chunks"] == 99
@@ -395,18 +319,4 @@ def test_rescore_adds_the_held_out_scores_to_the_runs_own_metrics(tmp_path, tiny
     other["models"]["rnn"]["best"]["val_loss"] += 1
     metrics.write_text(json.dumps(other))
     with pytest.raises(SystemExit, match="not the best checkpoint of .*metrics.json's run"):
-        main.main(
-            [
-                "--data",
-                str(tiny_corpus),
-                "--eval-only",
-                "--models",
-                "rnn",
-                "--out-dir",
-                str(out),
-                "--dev",
-                str(tmp_path / "dev.txt"),
-                "--rescore",
-                str(metrics),
-            ]
-        )
+        main.main(rescore)

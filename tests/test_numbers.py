@@ -1,8 +1,9 @@
 """Every number the README reports, computed a second way on a small case and compared.
 
 Each test here derives its expected value independently of the code that reports it (one
-F.cross_entropy over all targets at once, a model whose answer is known, text sliced by hand, a
-Kneser-Ney model worked out on paper), so a mistake shared by training and --eval-only cannot pass.
+F.cross_entropy over all targets at once, a model whose answer is known, text sliced by hand), so a
+mistake shared by training and --eval-only cannot pass. The n-gram baseline's numbers, a Kneser-Ney
+model worked out on paper and the mixture weight, are checked in test_baseline.py.
 """
 
 import hashlib
@@ -12,8 +13,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import train_args
 
-import baseline
 import dataset
 import generate
 import main
@@ -21,6 +22,7 @@ import trainer
 from dataset import Chunks, load_corpus, split_ids
 from model import build_model, load_checkpoint, save_checkpoint
 from results import temperature
+from sampling import next_chars
 
 TINY = ["--hidden-size", "16", "--num-layers", "2", "--threads", "1", "--device", "cpu"]
 
@@ -96,25 +98,8 @@ def test_dropout_is_on_while_training_and_off_while_evaluating(tmp_path, tiny_co
         torch.nn.LSTM, "forward", lambda self, *a: modes.append(self.training) or real(self, *a)
     )
     out = tmp_path / "run"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--models",
-            "lstm",
-            "--epochs",
-            "1",
-            "--dropout",
-            "0.5",
-            "--batch-size",
-            "16",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(out),
-            *TINY,
-        ]
-    )
+    flags = ["--dropout", "0.5", "--batch-size", "16", *TINY]
+    main.main(train_args(tiny_corpus, out, *flags, models=["lstm"]))
     train_ids, val_ids = split_ids((len(tiny_corpus.read_text()) - 1) // 30, 0)
     steps = math.ceil(len(train_ids) / 16)
     assert modes[:steps] == [True] * steps and not any(modes[steps:]) and len(modes) > steps
@@ -146,7 +131,7 @@ def test_the_default_validation_split_is_pinned():
         assert set(train_ids.tolist()).isdisjoint(val_ids.tolist())
     assert all(
         s.split_seed == 0 and s.seq_len == 30 and s.val_fraction == 0.2
-        for kinds in main.RECIPES.values()
+        for kinds in trainer.RECIPES.values()
         for s in kinds.values()
     )
 
@@ -163,24 +148,7 @@ def test_shifted_training_windows_never_read_a_validation_character(
 
     monkeypatch.setattr(dataset.Chunks, "batch", spy)
     out = tmp_path / "run"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--models",
-            "rnn",
-            "--epochs",
-            "2",
-            "--batch-size",
-            "16",
-            "--shift",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(out),
-            *TINY,
-        ]
-    )
+    main.main(train_args(tiny_corpus, out, "--batch-size", "16", "--shift", *TINY, epochs=2))
     num_chunks = (len(tiny_corpus.read_text()) - 1) // 30
     train_ids = set(split_ids(num_chunks, 0)[0].tolist())
     shifted = [
@@ -240,7 +208,7 @@ def test_the_reference_preset_is_the_studys_setup(tiny_corpus):
     train_ids, val_ids = split_ids(len(chunks), 0)
     split = dataset.Split(chunks, train_ids, val_ids)
     for kind in ("rnn", "lstm"):
-        settings = main.resolve(kind, "reference", main.given(main.get_args([])))
+        settings = trainer.resolve(kind, "reference", main.given(main.get_args([])))
         assert {k: getattr(settings, k) for k in study} == study, kind
         model, run = trainer.setup_training(kind, settings, len(vocab), split, "cpu")
         group = run.optimizer.param_groups[0]
@@ -261,23 +229,24 @@ def test_the_default_schedule_warms_up_then_decays_to_zero_over_the_run(tiny_cor
     chunks = Chunks(data, 30)
     train_ids, val_ids = split_ids(len(chunks), 0)
     split = dataset.Split(chunks, train_ids, val_ids)
-    settings = main.resolve(
+    settings = trainer.resolve(
         "rnn",
         "default",
         main.given(
             main.get_args(
-                ["--epochs", "3", "--warmup-steps", "4", "--batch-size", "50", "--hidden-size", "8"]
+                ["--epochs", "3", "--warmup-steps", "4", "--batch-size", "10", "--hidden-size", "8"]
             )
         ),
     )
     _, run = trainer.setup_training("rnn", settings, len(vocab), split, "cpu")
-    total = 3 * math.ceil(len(train_ids) / 50)
+    total = 3 * math.ceil(len(train_ids) / 10)
+    assert total // 10 >= 4  # a warm-up of 4 steps is within a tenth of the run: not shortened
     lrs = []
     for _ in range(total):
         lrs.append(run.optimizer.param_groups[0]["lr"])
         run.optimizer.step()
         run.scheduler.step()
-    base = main.RECIPES["default"]["rnn"].lr
+    base = trainer.RECIPES["default"]["rnn"].lr
     assert lrs[:4] == pytest.approx([base * k / 4 for k in (1, 2, 3, 4)])
     middle = 4 + (total - 4) // 2
     assert lrs[middle] == pytest.approx(
@@ -285,29 +254,6 @@ def test_the_default_schedule_warms_up_then_decays_to_zero_over_the_run(tiny_cor
     )
     assert lrs[-1] < base * 0.01 and run.optimizer.param_groups[0]["lr"] == pytest.approx(
         0.0, abs=1e-12
-    )
-
-
-@pytest.mark.parametrize("discounts, p_c_after_b", [(1, 0.817), (3, 0.939)])
-def test_kneser_ney_on_a_corpus_worked_out_by_hand(discounts, p_c_after_b):
-    """Order 2, vocabulary of 4 (a, b, c, d), training windows ab x3, bc x2, ca, aa, cc.
-
-    Bigram counts ab 3, bc 2, ca 1, aa 1, cc 1: n1 = 3, n2 = 1, n3 = 1, so Y = 3 / (3 + 2) = 0.6.
-    One discount: D = 0.6. Modified KN: D1 = 1 - 2Y n2/n1 = 0.6, D2 = 2 - 3Y n3/n2 = 0.2, D3+ = Y
-    (n4 = 0). Unigrams by continuation counts (distinct predecessors): a 2 (c, a), b 1 (a), c 2 (b,
-    c), total 5; n1 = 1, n2 = 2, so D = 0.2 and the uniform base (1/4) gets 3 x 0.2 / 5 = 0.12:
-        P(a) = 1.8/5 + 0.12/4 = 0.39,  P(b) = 0.8/5 + 0.03 = 0.19,  P(c) = 0.39,  P(d) = 0.03.
-    After a (ab 3, aa 1; total 4; both models discount 0.6 each): P(b|a) = 2.4/4 + 1.2/4 x 0.19 =
-    0.657. After b (bc 2; total 2): one discount P(c|b) = 1.4/2 + 0.6/2 x 0.39 = 0.817;
-                             modified      P(c|b) = 1.8/2 + 0.2/2 x 0.39 = 0.939.
-    Scoring the window "abc" averages -log P(b|a) and -log P(c|b)."""
-    windows = ["ab"] * 3 + ["bc"] * 2 + ["ca", "aa", "cc"]
-    model = baseline.KneserNey(2, 4, discounts).fit(windows)
-    assert model.prob("b", "a") == pytest.approx(0.657, abs=1e-12)
-    assert model.prob("c", "b") == pytest.approx(p_c_after_b, abs=1e-12)
-    assert model.prob("d", "a") == pytest.approx(1.2 / 4 * 0.03, abs=1e-12)
-    assert baseline.score(model, ["abc"]) == pytest.approx(
-        -(math.log(0.657) + math.log(p_c_after_b)) / 2, abs=1e-12
     )
 
 
@@ -338,7 +284,7 @@ TABLE = torch.tensor([[0.0, -1.0, 2.0, 0.0, 0.5], [1.0, 1.0, 1.0, 1.0, 1.0]])
 
 def next_char_counts(logits, top_k, n=4000, temperature=1.0):
     rows = logits.expand(n, -1)
-    chars = generate.next_chars(
+    chars = next_chars(
         rows,
         torch.full((n, 1), temperature),
         top_k,
@@ -404,25 +350,8 @@ def test_held_out_plays_are_scored_per_character_without_the_chunks_holding_unkn
     )  # '~' is not in the vocabulary: its chunk is dropped
     (tmp_path / "dev.txt").write_text(held)
     out = tmp_path / "run"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--models",
-            "rnn",
-            "--epochs",
-            "1",
-            "--dev",
-            str(tmp_path / "dev.txt"),
-            "--test",
-            str(tmp_path / "dev.txt"),
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(out),
-            *TINY,
-        ]
-    )
+    held_out = ["--dev", tmp_path / "dev.txt", "--test", tmp_path / "dev.txt"]
+    main.main(train_args(tiny_corpus, out, *held_out, *TINY))
     evaluation = json.loads((out / "metrics.json").read_text())["models"]["rnn"]["evaluation"]
     vocab = set(text)
     ids = [i for i in range((len(held) - 1) // 30) if set(held[30 * i : 30 * i + 31]) <= vocab]
@@ -439,27 +368,9 @@ def test_held_out_plays_are_scored_per_character_without_the_chunks_holding_unkn
     assert evaluation["dev_acc"] == pytest.approx(acc)
 
 
-def test_the_mixture_weight_is_the_one_best_on_the_dev_plays():
-    """Where the network is right and the n-gram wrong on dev, the weight is 1; its losses are then
-    those of p = w net + (1 - w) n-gram on each text, by hand."""
-    net = {"dev": torch.tensor([0.9, 0.8]), "test": torch.tensor([0.5, 0.25])}
-    counts = {"dev": torch.tensor([0.1, 0.2]), "test": torch.tensor([0.25, 0.5])}
-    assert baseline.mixture(net, counts) == dict(
-        weight=1.0,
-        dev_loss=pytest.approx(-(math.log(0.9) + math.log(0.8)) / 2),
-        test_loss=pytest.approx(-(math.log(0.5) + math.log(0.25)) / 2),
-    )
-    even = {"dev": torch.tensor([0.6, 0.2]), "test": torch.tensor([0.6, 0.2])}
-    swapped = {"dev": torch.tensor([0.2, 0.6]), "test": torch.tensor([0.2, 0.6])}
-    mixed = baseline.mixture(
-        even, swapped
-    )  # -log(w a + (1-w) b) summed is least at w = 1/2 by symmetry
-    assert mixed["weight"] == 0.5 and mixed["dev_loss"] == pytest.approx(-math.log(0.4))
-
-
 def test_weight_decay_is_adamw_on_the_weight_matrices_and_spares_biases(tiny_corpus):
     _, vocab, data = load_corpus(tiny_corpus)
-    settings = main.resolve(
+    settings = trainer.resolve(
         "rnn", "default", main.given(main.get_args(["--weight-decay", "0.1", "--hidden-size", "8"]))
     )
     model, run = trainer.setup_training(
@@ -469,7 +380,9 @@ def test_weight_decay_is_adamw_on_the_weight_matrices_and_spares_biases(tiny_cor
     decay = {id(p): g["weight_decay"] for g in run.optimizer.param_groups for p in g["params"]}
     for name, p in model.named_parameters():
         assert decay[id(p)] == (0.1 if p.dim() > 1 else 0.0), name
-    settings = main.resolve("rnn", "reference", main.given(main.get_args(["--hidden-size", "8"])))
+    settings = trainer.resolve(
+        "rnn", "reference", main.given(main.get_args(["--hidden-size", "8"]))
+    )
     assert (
         type(
             trainer.setup_training("rnn", settings, len(vocab), dataset.make_split(data), "cpu")[

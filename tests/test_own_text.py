@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from conftest import run_script
+from conftest import run_script, train_args
 
 import generate
 
@@ -28,9 +28,7 @@ def test_train_on_own_utf8_text_and_sample_in_its_script(tmp_path):
     corpus, out = tmp_path / "мой текст.txt", tmp_path / "runs" / "mine"
     corpus.write_text(text, encoding="utf-8")
     small = ["--hidden-size", "32", "--num-layers", "2", "--threads", "1"]
-    train = run_script(
-        "main.py", "--data", corpus, "--epochs", "1", "--out-dir", out, "--figures-dir", out, *small
-    )
+    train = run_script("main.py", *train_args(corpus, out, *small, models=None))
     assert train.returncode == 0, train.stderr
     assert train.stdout.splitlines()[0] == f"main.py: corpus {corpus} (--data)"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -252,7 +252,7 @@ def weights(model):
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_the_seed_alone_decides_the_initial_weights(corpus, kind):
     _, vocab, split = corpus
-    settings = main.resolve(kind, "default", {"hidden_size": 8, "num_layers": 2})
+    settings = trainer.resolve(kind, "default", {"hidden_size": 8, "num_layers": 2})
     assert settings.seed == 0
     first, run0 = trainer.setup_training(kind, settings, len(vocab), split, "cpu")
     torch.manual_seed(1234)  # whatever the global stream was left at
@@ -283,7 +283,7 @@ def test_a_clipped_step_is_the_gradient_scaled_to_the_clip_norm(corpus, kind):
     text, vocab, split = corpus
     clip = 3e-7  # far below the gradient's norm, and small enough that Adam's eps shows the scale
     settings = dataclasses.replace(
-        main.resolve(kind, "default", {"hidden_size": 8, "num_layers": 1}),
+        trainer.resolve(kind, "default", {"hidden_size": 8, "num_layers": 1}),
         grad_clip=clip,
         lr=0.01,
         warmup_steps=0,

@@ -1,4 +1,4 @@
-"""Reading a text in order (trainer.read, baseline.read_probs): each protocol against a loop written
+"""Reading a text in order (evaluation.read, baseline.read_probs): each protocol against a loop written
 out by hand, dynamic evaluation's causality, its update rules step by step, and the adaptive
 n-gram's counts against a refit."""
 
@@ -12,10 +12,12 @@ import torch.nn.functional as F
 from conftest import make_text
 
 import baseline
+import evaluation
 import generate
 import trainer
 from dataset import Chunks, Vocab, sha256
 from model import build_model, save_checkpoint
+from sampling import sample
 
 VOCAB = 10
 FILL = 3
@@ -46,7 +48,7 @@ def hand_stateful(model, data) -> torch.Tensor:
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_stateful_with_one_stream_is_the_hand_rolled_loop(kind):
     model, data = tiny(kind), text(200, unknown=[50, 51, 120])
-    nll, _ = trainer.read(model, data, "stateful", seg_len=7, fill=FILL)
+    nll, _ = evaluation.read(model, data, "stateful", seg_len=7, fill=FILL)
     expected = hand_stateful(model, data)
     assert torch.equal(nll.isnan(), expected.isnan())  # unknown targets (and only they) unscored
     assert nll.isnan().sum() == 3
@@ -59,10 +61,10 @@ def test_chunks_protocol_is_the_chunk_evaluation():
     model, data = tiny("lstm"), text(30 * 12 + 1)
     loss, acc = trainer.run_epoch(model, Chunks(data, 30), torch.arange(12), 5, "cpu")
     for streams in (3, 1):
-        nll, hit = trainer.read(model, data, "chunks", 30, streams, fill=FILL)
+        nll, hit = evaluation.read(model, data, "chunks", 30, streams, fill=FILL)
         assert nll.mean().item() == pytest.approx(loss, abs=1e-6)
         assert hit.double().mean().item() == pytest.approx(acc, abs=1e-12)
-    stateful, _ = trainer.read(model, data, "stateful", 30, 1, fill=FILL)
+    stateful, _ = evaluation.read(model, data, "stateful", 30, 1, fill=FILL)
     torch.testing.assert_close(stateful[:30], nll[:30])  # both start from a zero state
     assert (stateful[30:] - nll[30:]).abs().max() > 1e-3  # then only one carries it on
 
@@ -70,12 +72,12 @@ def test_chunks_protocol_is_the_chunk_evaluation():
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
 def test_dynamic_with_learning_rate_zero_is_stateful(kind):
     model, data = tiny(kind), text(150, unknown=[40])
-    stateful, _ = trainer.read(model, data, "stateful", 10, 2, fill=FILL)
-    for update in (trainer.SGD(model, 0.0), trainer.RMS(model, 0.0, 0.0, ms_of(model))):
-        dynamic, _ = trainer.read(copy.deepcopy(model), data, "dynamic", 10, 2, update, FILL)
+    stateful, _ = evaluation.read(model, data, "stateful", 10, 2, fill=FILL)
+    for update in (evaluation.SGD(model, 0.0), evaluation.RMS(model, 0.0, 0.0, ms_of(model))):
+        dynamic, _ = evaluation.read(copy.deepcopy(model), data, "dynamic", 10, 2, update, FILL)
         torch.testing.assert_close(dynamic, stateful, atol=1e-6, rtol=0, equal_nan=True)
-    moved, _ = trainer.read(
-        copy.deepcopy(model), data, "dynamic", 10, 2, trainer.SGD(model, 1.0), FILL
+    moved, _ = evaluation.read(
+        copy.deepcopy(model), data, "dynamic", 10, 2, evaluation.SGD(model, 1.0), FILL
     )
     assert (moved[10:] - stateful[10:]).abs().nanmean() > 1e-3  # a real step does change scores
 
@@ -86,7 +88,7 @@ def ms_of(model, value: float = 1e-4):
 
 def updates(model):
     ms = [torch.rand_like(p) * 1e-3 + 1e-5 for p in model.parameters()]
-    return {"sgd": trainer.SGD(model, 0.5), "rms": trainer.RMS(model, 1e-3, 0.1, ms)}
+    return {"sgd": evaluation.SGD(model, 0.5), "rms": evaluation.RMS(model, 1e-3, 0.1, ms)}
 
 
 @pytest.mark.parametrize("rule", ["sgd", "rms"])
@@ -100,7 +102,7 @@ def test_dynamic_is_causal(kind, rule):
     runs = []
     for d in (data, changed):
         model = tiny(kind)
-        runs.append(trainer.read(model, d, "dynamic", 10, 1, updates(model)[rule], FILL)[0])
+        runs.append(evaluation.read(model, d, "dynamic", 10, 1, updates(model)[rule], FILL)[0])
     assert torch.equal(runs[0][: p - 1], runs[1][: p - 1])  # targets 1..p-1
     assert not torch.equal(runs[0][p:], runs[1][p:])  # what follows does see it
 
@@ -115,7 +117,7 @@ def test_dynamic_with_streams_is_causal_in_reading_order():
     runs = []
     for d in (data, changed):
         model = tiny("lstm")
-        nll, _ = trainer.read(model, d, "dynamic", 10, 2, trainer.SGD(model, 0.5), FILL)
+        nll, _ = evaluation.read(model, d, "dynamic", 10, 2, evaluation.SGD(model, 0.5), FILL)
         runs.append(nll.view(2, 40))
     a, b = runs
     assert torch.equal(a[0, :30], b[0, :30]) and torch.equal(a[1, :24], b[1, :24])
@@ -129,8 +131,8 @@ def test_dynamic_update_by_hand(rule):
     model, data = tiny("rnn"), text(31)
     ms = [torch.rand_like(p) * 1e-3 + 1e-5 for p in model.parameters()]
     lr, decay = (0.5, 0.0) if rule == "sgd" else (1e-3, 0.9)  # some rates capped at 1
-    update = trainer.SGD(model, lr) if rule == "sgd" else trainer.RMS(model, lr, decay, ms)
-    nll, _ = trainer.read(copy.deepcopy(model), data, "dynamic", 10, 1, update, FILL)
+    update = evaluation.SGD(model, lr) if rule == "sgd" else evaluation.RMS(model, lr, decay, ms)
+    nll, _ = evaluation.read(copy.deepcopy(model), data, "dynamic", 10, 1, update, FILL)
 
     hand, start = copy.deepcopy(model), [p.detach().clone() for p in model.parameters()]
     rms = [m.sqrt() for m in ms]
@@ -155,7 +157,7 @@ def test_dynamic_update_by_hand(rule):
 
 def test_grad_ms_is_the_mean_squared_batch_gradient():
     model, data = tiny("lstm"), text(2 * 20 + 1)
-    ms = trainer.grad_ms(model, data, 10, 2, "cpu")
+    ms = evaluation.grad_ms(model, data, 10, 2, "cpu")
     x, y = data[:-1].view(2, 20), data[1:].view(2, 20)
     hand, hidden, squares = copy.deepcopy(model), None, []
     for t in (0, 10):
@@ -268,37 +270,42 @@ def test_reading_study_end_to_end(tmp_path):
     data = vocab.encode(open(t["test"]).read(), unknown=-1)
     moved = copy.deepcopy(model).eval()
     if s["rule"] == "sgd":
-        update = trainer.SGD(moved, s["lr"])
+        update = evaluation.SGD(moved, s["lr"])
     else:
-        stats = trainer.grad_ms(model, vocab.encode(corpus[:4000]), 30, 64, "cpu")
-        update = trainer.RMS(moved, s["lr"], s["decay"], stats)
+        stats = evaluation.grad_ms(model, vocab.encode(corpus[:4000]), 30, 64, "cpu")
+        update = evaluation.RMS(moved, s["lr"], s["decay"], stats)
     fill = vocab.stoi[" "]
-    nll, _ = trainer.read(moved, data, "dynamic", s["seg_len"], s["streams"], update, fill)
+    nll, _ = evaluation.read(moved, data, "dynamic", s["seg_len"], s["streams"], update, fill)
     assert row["test"]["loss"] == pytest.approx(nll.nanmean().item(), abs=1e-6)
     assert 0 <= row["mixture"]["weight"] <= 1
-    assert set(result["ngram"]) == {f"{p}/{n}" for p in trainer.PROTOCOLS for n in ("dev", "test")}
+    assert set(result["ngram"]) == {
+        f"{p}/{n}" for p in evaluation.PROTOCOLS for n in ("dev", "test")
+    }
 
 
-def adapt_checkpoint(tmp_path, corpus: str):
+def adapt_checkpoint(tmp_path, corpus: str, statistics: bool = True):
+    """A small RNN checkpoint trained on `corpus` (as main.py leaves it: with the statistics)."""
     vocab = Vocab.from_text(corpus)
     torch.manual_seed(0)
     model = build_model(dict(kind="rnn", vocab_size=len(vocab), hidden_size=16, num_layers=2))
     (tmp_path / "train.txt").write_text(corpus)
     record = dict(path=str(tmp_path / "train.txt"), sha256=sha256(corpus))
     save_checkpoint(tmp_path / "rnn.pt", model, vocab.chars, corpus=record)
+    if statistics:
+        evaluation.add_statistics(tmp_path / "rnn.pt", corpus)
     return model.eval(), vocab
 
 
 @pytest.mark.parametrize("rule", ["sgd", "rms"])
 def test_generate_adapt_samples_from_the_adapted_weights(tmp_path, monkeypatch, capsys, rule):
-    """--adapt FILE: the sample is the one the weights adapted by trainer.read give; at learning
+    """--adapt FILE: the sample is the one the weights adapted by evaluation.read give; at learning
     rate 0 it is the unadapted sample."""
     corpus = make_text(600)
     model, vocab = adapt_checkpoint(tmp_path, corpus[:2000])
     play = tmp_path / "play.txt"
     play.write_text(corpus[2000:2600] + "\u00e9")  # one character outside the vocabulary
     s = dict(rule=rule, lr=0.3 if rule == "sgd" else 3e-3, decay=0.01, seg_len=10, streams=1)
-    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", s)
+    monkeypatch.setitem(evaluation.DYNAMIC, "RNN-16", s)
     argv = ["--checkpoint", str(tmp_path / "rnn.pt"), "--prime", "The ", "--seed", "3"]
 
     def sampled(*extra):
@@ -311,31 +318,35 @@ def test_generate_adapt_samples_from_the_adapted_weights(tmp_path, monkeypatch, 
     hand = copy.deepcopy(model)
     stats = None
     if rule == "rms":
-        stats = trainer.grad_ms(model, vocab.encode(corpus[:2000]), 30, 64, "cpu")  # not seg_len
+        stats = evaluation.grad_ms(model, vocab.encode(corpus[:2000]), 30, 64, "cpu")  # not seg_len
     data = vocab.encode(play.read_text(), unknown=-1)
-    update = trainer.dynamic_update(hand, s, stats)
-    trainer.read(hand, data, "dynamic", 10, 1, update, vocab.stoi[" "])
-    expected = generate.sample(hand, vocab.chars, ["The "], [0.7], 80, [0], 3)[0]
+    update = evaluation.dynamic_update(hand, s, stats)
+    evaluation.read(hand, data, "dynamic", 10, 1, update, vocab.stoi[" "])
+    expected = sample(hand, vocab.chars, ["The "], [0.7], 80, [0], 3)[0]
     assert adapted.out.strip() == expected.strip() != plain.out.strip()
-    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", dict(s, lr=0.0, decay=0.0))
+    monkeypatch.setitem(evaluation.DYNAMIC, "RNN-16", dict(s, lr=0.0, decay=0.0))
     assert sampled("--adapt", str(play)).out == plain.out
 
 
-def test_generate_adapt_refuses_another_training_text(tmp_path, monkeypatch):
+def test_adapt_data_gives_the_statistics_a_checkpoint_stores(tmp_path, monkeypatch, capsys):
+    """A checkpoint written before checkpoints held statistics adapts with --adapt-data TRAINING_TEXT
+    exactly as one that stores them."""
     corpus = make_text(600)
-    adapt_checkpoint(tmp_path, corpus[:2000])
-    (tmp_path / "train.txt").write_text(corpus[:1999])  # not what the checkpoint trained on
     (tmp_path / "play.txt").write_text(corpus[2000:2600])
-    s = dict(rule="rms", lr=1e-3, decay=0.01, seg_len=10, streams=1)
-    monkeypatch.setitem(trainer.DYNAMIC, "RNN-16", s)
-    with pytest.raises(SystemExit, match="is not the text this checkpoint trained on"):
-        generate.main(
-            ["--checkpoint", str(tmp_path / "rnn.pt"), "--adapt", str(tmp_path / "play.txt")]
-        )
+    monkeypatch.setitem(evaluation.DYNAMIC, "RNN-16", dict(rule="rms", lr=3e-3, decay=0.01,
+                                                          seg_len=10, streams=1))  # fmt: skip
+    argv = ["--checkpoint", str(tmp_path / "rnn.pt"), "--adapt", str(tmp_path / "play.txt")]
+    texts = []
+    for stored in (True, False):
+        adapt_checkpoint(tmp_path, corpus[:2000], statistics=stored)
+        extra = [] if stored else ["--adapt-data", str(tmp_path / "train.txt")]
+        generate.main([*argv, *extra, "--length", "40", "--prime", "The "])
+        texts.append(capsys.readouterr().out)
+    assert texts[0] == texts[1]
 
 
 def test_dynamic_settings_are_the_ones_chosen_on_the_dev_plays():
-    """trainer.DYNAMIC (what generate.py --adapt uses) holds, per family, the dynamic setting with
+    """evaluation.DYNAMIC (what generate.py --adapt uses) holds, per family, the dynamic setting with
     the lowest dev-plays loss in the committed search logs, and every row was read with it."""
     from pathlib import Path
 
@@ -347,9 +358,9 @@ def test_dynamic_settings_are_the_ones_chosen_on_the_dev_plays():
             dynamic = [r for r in log if r["settings"]["protocol"] == "dynamic"]
             best = min(dynamic, key=lambda r: r["loss"])["settings"]
             best = {k: v for k, v in best.items() if k != "protocol"}
-            assert trainer.DYNAMIC[fam] == best == result["chosen"][fam]["dynamic"]
+            assert evaluation.DYNAMIC[fam] == best == result["chosen"][fam]["dynamic"]
             rows = [r for k, r in result["rows"].items() if k.startswith(f"{fam}/")]
-            assert len(rows) == 3 * len(trainer.PROTOCOLS)
+            assert len(rows) == 3 * len(evaluation.PROTOCOLS)
             assert all(
                 r["settings"] == result["chosen"][fam][k.split("/")[2]]
                 for k, r in ((k, r) for k, r in result["rows"].items() if k.startswith(f"{fam}/"))

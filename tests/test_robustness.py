@@ -12,31 +12,16 @@ from dataclasses import replace
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, train_args
 
 import main
 import trainer
 from trainer import set_rng_state
 
-SMALL = [
-    "--hidden-size",
-    "24",
-    "--num-layers",
-    "2",
-    "--batch-size",
-    "16",
-    "--threads",
-    "1",
-    "--seed",
-    "3",
-    "--schedule",
-    "cosine",
-    "--warmup-steps",
-    "5",
-    "--dropout",
-    "0.1",
-    "--shift",
-]
+SMALL = (
+    "--hidden-size 24 --num-layers 2 --batch-size 16 --threads 1 --seed 3 --schedule cosine"
+    " --warmup-steps 5 --dropout 0.1 --shift"
+).split()
 
 
 def strip_times(metrics: dict) -> dict:
@@ -51,20 +36,6 @@ def strip_times(metrics: dict) -> dict:
 
 def weights(path):
     return torch.load(path, weights_only=True)["model"]
-
-
-def train_args(corpus, out, epochs=4):
-    return [
-        "--data",
-        str(corpus),
-        "--epochs",
-        str(epochs),
-        "--out-dir",
-        str(out),
-        "--figures-dir",
-        str(out),
-        *SMALL,
-    ]
 
 
 # main.py in a child process that kills itself with SIGKILL while writing the RNN's epoch-3 resume
@@ -94,8 +65,9 @@ def test_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(
     """The killed part runs in another process, so equal weights also show that separate
     same-seed runs agree bit for bit (one thread)."""
     killed = tmp_path / "killed"
+    argv = lambda out: train_args(tiny_corpus, out, *SMALL, models=None, epochs=4)
     child = subprocess.run(
-        [sys.executable, "-c", KILLED_MID_SAVE, *train_args(tiny_corpus, killed)],
+        [sys.executable, "-c", KILLED_MID_SAVE, *argv(killed)],
         cwd=ROOT,
         env=dict(os.environ, MKL_CBWR="COMPATIBLE"),
         capture_output=True,
@@ -105,16 +77,16 @@ def test_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(
     assert "rnn epoch   2" in child.stdout and "rnn epoch   3" not in child.stdout  # died saving
     assert torch.load(killed / "rnn.last.pt", weights_only=True)["epoch"] == 2
     assert not (killed / "metrics.json").exists() and not (killed / "lstm.pt").exists()
-    main.main(train_args(tiny_corpus, tmp_path / "a"))
+    main.main(argv(tmp_path / "a"))
     capsys.readouterr()
-    main.main([*train_args(tiny_corpus, killed), "--resume"])
+    main.main([*argv(killed), "--resume"])
     assert "rnn: resuming after epoch 2" in capsys.readouterr().out
     reference = strip_times(json.loads((tmp_path / "a" / "metrics.json").read_text()))
     assert strip_times(json.loads((killed / "metrics.json").read_text())) == reference
     for kind in ("rnn", "lstm"):
         expected, got = weights(tmp_path / "a" / f"{kind}.pt"), weights(killed / f"{kind}.pt")
         assert all(torch.equal(expected[k], got[k]) for k in expected), f"{kind} weights differ"
-    main.main([*train_args(tiny_corpus, killed), "--resume"])  # all finished: nothing to do
+    main.main([*argv(killed), "--resume"])  # all finished: nothing to do
     again = capsys.readouterr().out
     assert "rnn: finished epoch 4" in again and "lstm: finished epoch 4" in again
     assert " | train loss" not in again
@@ -122,32 +94,18 @@ def test_killed_run_resumes_to_the_same_result_as_an_uninterrupted_one(
 
 def test_resume_refuses_other_settings_or_data(tmp_path, tiny_corpus, capsys):
     out = tmp_path / "run"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "1",
-            "--models",
-            "rnn",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(out),
-            *SMALL,
-        ]
-    )
+    main.main(train_args(tiny_corpus, out, *SMALL))
     before = (out / "rnn.pt").read_bytes()
-    again = ["--epochs", "2", "--models", "rnn", "--out-dir", str(out), "--figures-dir", str(out)]
     with pytest.raises(SystemExit) as refused:
-        main.main(["--data", str(tiny_corpus), *again, *SMALL[:-1], "--lr", "0.5", "--resume"])
+        main.main(train_args(tiny_corpus, out, *SMALL[:-1], "--lr", "0.5", "--resume", epochs=2))
     err = capsys.readouterr().err
     assert refused.value.code == 1 and "cannot resume" in err
-    assert f"lr {main.RECIPES['default']['rnn'].lr} -> 0.5" in err  # the RNN's own rate, then 0.5
+    # the RNN's own rate, then 0.5
+    assert f"lr {trainer.RECIPES['default']['rnn'].lr} -> 0.5" in err
     other = tmp_path / "other.txt"
     other.write_text(tiny_corpus.read_text() + "more text\n")
     with pytest.raises(SystemExit):
-        main.main(["--data", str(other), *again, *SMALL, "--resume"])
+        main.main(train_args(other, out, *SMALL, "--resume", epochs=2))
     assert "corpus sha256" in capsys.readouterr().err
     assert (out / "rnn.pt").read_bytes() == before
     last = torch.load(out / "rnn.last.pt", weights_only=True)
@@ -174,21 +132,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoints(
 
     monkeypatch.setattr(trainer.F, "cross_entropy", failing)
     with pytest.raises(SystemExit) as exit_info:
-        main.main(
-            [
-                "--data",
-                str(tiny_corpus),
-                "--epochs",
-                "3",
-                "--models",
-                "rnn",
-                "--out-dir",
-                str(out),
-                "--figures-dir",
-                str(out),
-                *SMALL,
-            ]
-        )
+        main.main(train_args(tiny_corpus, out, *SMALL, epochs=3))
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "rnn epoch 2: loss became nan at step" in err and "last good checkpoints are kept" in err
@@ -209,19 +153,7 @@ def test_ctrl_c_keeps_the_latest_state_and_writes_what_it_has(tmp_path, tiny_cor
 
     monkeypatch.setattr(trainer.F, "cross_entropy", interrupted)
     with pytest.raises(SystemExit) as exit_info:
-        main.main(
-            [
-                "--data",
-                str(tiny_corpus),
-                "--epochs",
-                "5",
-                "--out-dir",
-                str(out),
-                "--figures-dir",
-                str(out),
-                *SMALL,
-            ]
-        )
+        main.main(train_args(tiny_corpus, out, *SMALL, models=None, epochs=5))
     assert exit_info.value.code == 130
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["models"]) == ["rnn"] and len(metrics["models"]["rnn"]["history"]) == 2
@@ -233,22 +165,9 @@ def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(
     tmp_path, tiny_corpus, capsys
 ):
     first, second, fresh = tmp_path / "first", tmp_path / "second", tmp_path / "fresh"
-    common = ["--data", str(tiny_corpus), "--models", "rnn", *SMALL]
-    main.main([*common, "--epochs", "3", "--out-dir", str(first), "--figures-dir", str(first)])
-    main.main(
-        [
-            *common,
-            "--epochs",
-            "1",
-            "--out-dir",
-            str(second),
-            "--figures-dir",
-            str(second),
-            "--init-from",
-            str(first),
-        ]
-    )
-    main.main([*common, "--epochs", "1", "--out-dir", str(fresh), "--figures-dir", str(fresh)])
+    main.main(train_args(tiny_corpus, first, *SMALL, epochs=3))
+    main.main(train_args(tiny_corpus, second, *SMALL, "--init-from", first))
+    main.main(train_args(tiny_corpus, fresh, *SMALL))
     loss = lambda d: json.loads((d / "metrics.json").read_text())["models"]["rnn"]["history"][0][
         "train_loss"
     ]
@@ -256,22 +175,9 @@ def test_init_from_starts_from_trained_weights_with_a_fresh_optimizer(
     assert (
         torch.load(second / "rnn.last.pt", weights_only=True)["optimizer"]["state"][0]["step"] < 40
     )
+    bigger = [*SMALL, "--hidden-size", "16", "--init-from", first / "rnn.pt"]
     with pytest.raises(SystemExit):
-        main.main(
-            [
-                *common,
-                "--hidden-size",
-                "16",
-                "--epochs",
-                "1",
-                "--out-dir",
-                str(tmp_path / "x"),
-                "--figures-dir",
-                str(tmp_path / "x"),
-                "--init-from",
-                str(first / "rnn.pt"),
-            ]
-        )
+        main.main(train_args(tiny_corpus, tmp_path / "x", *bigger))
     assert "model settings" in capsys.readouterr().err
 
 
@@ -281,21 +187,7 @@ def test_rng_states_restore_from_a_checkpoint_mapped_to_another_device(tmp_path,
     device (a stand-in for a GPU: its tensors hold no data the CPU can read), the saved states still
     restore."""
     out = tmp_path / "run"
-    main.main(
-        [
-            "--data",
-            str(tiny_corpus),
-            "--epochs",
-            "1",
-            "--models",
-            "rnn",
-            "--out-dir",
-            str(out),
-            "--figures-dir",
-            str(out),
-            *SMALL,
-        ]
-    )
+    main.main(train_args(tiny_corpus, out, *SMALL))
     on_meta = torch.load(out / "rnn.last.pt", map_location="meta", weights_only=True)
     assert on_meta["model"]["fc.weight"].device.type == "meta"
     draws = []

@@ -1,0 +1,101 @@
+"""The pieces of the scale study: the equal-parameter ladder, nested shares of the training text,
+the GRU as a third cell, early stopping and the grid's plan."""
+
+import json
+
+import pytest
+import torch
+from conftest import make_text, train_args
+
+import main
+from dataset import SUBSET_BLOCK, make_split, train_subset
+from model import GATES, build_model, load_checkpoint, num_params, width_for
+from results import scale
+from sampling import sample
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("hidden", [8, 37, 128])
+def test_the_parameter_count_by_formula_is_the_models(kind, hidden):
+    model = build_model(dict(kind=kind, vocab_size=65, hidden_size=hidden, num_layers=4))
+    assert num_params(kind, hidden, 65) == sum(p.numel() for p in model.parameters())
+
+
+def test_the_ladder_gives_each_cell_the_width_nearest_each_lstm_budget():
+    for lstm_width in (32, 64, 128, 256):
+        budget = num_params("lstm", lstm_width, 65)
+        for kind in GATES:
+            width = width_for(kind, budget, 65)
+            count = lambda h, kind=kind, budget=budget: abs(num_params(kind, h, 65) - budget)
+            assert count(width) <= min(count(width - 1), count(width + 1))  # nearest
+            assert count(width) <= 0.03 * budget  # within 3% of the budget
+    widths = [width_for("rnn", num_params("lstm", w, 65), 65) for w in (32, 64, 128, 256)]
+    assert widths == [61, 125, 253, 508]  # the issue's ladder for tiny-shakespeare's 65 characters
+
+
+def test_smaller_shares_of_the_training_text_are_nested_and_leave_validation_alone():
+    data = torch.arange(30 * 2000 + 1) % 7
+    full = make_split(data, 30)
+    shares = {f: make_split(data, 30, train_fraction=f) for f in (0.125, 0.25, 0.5, 1.0)}
+    for f, split in shares.items():
+        assert torch.equal(split.val, full.val)
+        assert len(split.train) == round(f * len(full.train))
+        assert set(split.train.tolist()) <= set(full.train.tolist())
+    for small, large in zip((0.125, 0.25, 0.5), (0.25, 0.5, 1.0)):
+        assert set(shares[small].train.tolist()) <= set(shares[large].train.tolist())
+    assert torch.equal(shares[1.0].train, full.train)  # the whole share is the study's split
+    kept = shares[0.125].train  # kept passages are whole blocks of consecutive chunks but one
+    blocks = torch.unique(kept // SUBSET_BLOCK, return_counts=True)[1]
+    in_train = torch.bincount(full.train // SUBSET_BLOCK)
+    assert (blocks == in_train[torch.unique(kept // SUBSET_BLOCK)]).sum() >= len(blocks) - 1
+
+
+def test_a_share_is_drawn_the_same_way_every_time():
+    train = torch.randperm(900, generator=torch.Generator().manual_seed(1))[:700]
+    assert torch.equal(train_subset(train, 900, 0.3, 0), train_subset(train, 900, 0.3, 0))
+    assert not torch.equal(train_subset(train, 900, 0.3, 0), train_subset(train, 900, 0.3, 1))
+
+
+def test_a_gru_trains_checkpoints_and_samples(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(make_text(600))
+    main.main(train_args(text, tmp_path, "--hidden-size", "12", models=("gru",)))
+    model, ckpt = load_checkpoint(tmp_path / "gru.pt")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert ckpt["config"]["kind"] == "gru" and metrics["models"]["gru"]["params"] == num_params(
+        "gru", 12, len(ckpt["vocab"])
+    )
+    out = sample(model, ckpt["vocab"], ["The ", "The "], [0.0, 0.0], 30, [0, 1])
+    logits, hidden = model(torch.tensor([[ckpt["vocab"].index(c) for c in "The "]]))
+    step, _ = model.step(logits[:, -1].argmax(-1), hidden)  # step() agrees with forward()
+    full, _ = model(torch.tensor([[ckpt["vocab"].index(c) for c in out[0][:5]]]))
+    assert out[0] == out[1] and torch.allclose(step, full[:, -1], atol=1e-5)
+
+
+def test_early_stopping_ends_a_run_patience_epochs_after_its_best(tmp_path, monkeypatch):
+    text = tmp_path / "t.txt"
+    text.write_text(make_text(600))
+    flags = ["--hidden-size", "8", "--lr", "1", "--patience", "2", "--warmup-steps", "0"]
+    main.main(train_args(text, tmp_path, *flags, epochs=30))  # lr 1: diverges, stops improving
+    history = json.loads((tmp_path / "metrics.json").read_text())["models"]["rnn"]["history"]
+    best = min(history, key=lambda r: r["val_loss"])["epoch"]
+    assert len(history) == best + 2 < 30
+
+
+def test_the_grid_gives_every_share_its_full_data_runs_step_ceiling():
+    runs = scale.plan(65)
+    cells = [(r["kind"], r["budget"], r["args"]["train_fraction"], r["args"]["seed"]) for r in runs]
+    assert len(set(cells)) == len(cells) or len({r["name"] for r in runs}) == len(runs)
+    assert len([r for r in runs if "lr" not in r["args"] and "forget_bias" not in r["args"]]) == (
+        3 * 3 * 4 * 3 + 3 * 2  # cells x budgets x shares x seeds, and the largest budget
+    )
+    for r in runs:
+        full = next(
+            q
+            for q in runs
+            if (q["kind"], q["budget"]) == (r["kind"], r["budget"])
+            and q["args"]["train_fraction"] == 1
+        )
+        assert r["args"]["epochs"] * r["args"]["train_fraction"] == pytest.approx(
+            full["args"]["epochs"]
+        )
