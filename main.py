@@ -43,6 +43,7 @@ from model import (
 )
 from sampling import fitting_prompts, sample
 from trainer import (
+    FEW_STEPS,
     RECIPES,
     STUDIED,
     STUDY,
@@ -54,7 +55,6 @@ from trainer import (
 )
 
 ROOT = Path(__file__).resolve().parent
-FEW_STEPS = 500  # optimizer steps under which a run warns that it will learn little
 SAMPLE_LENGTH = 200  # characters of the sample a run ends with
 RUNS = (
     "runs"  # where a run writes by default (git-ignored): the shipped checkpoints/ stay as they are

@@ -27,6 +27,7 @@ from model import (
     scale_init,
 )
 
+FEW_STEPS = 500  # optimizer steps under which main.py warns that a run will learn little
 EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever it is
 
 

@@ -67,6 +67,8 @@ SOURCES = {
     "samples": ("results/samples.json", [-1, "text"]),
     "temperature": ("results/temperature.json", ["per_temperature", 0, "entropy"]),
     "bench": ("results/bench.json", ["throughput", "rnn", "reference_chars_s"]),
+    "small": ("results/runs/small-e100-seed0.json", ["models", "lstm", "best", "epoch"]),
+    "small-advice": ("results/runs/small-e20-seed0.json", ["models", "rnn", "best", "val_loss"]),
 }
 
 

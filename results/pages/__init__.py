@@ -3,9 +3,9 @@
 BLOCKS (name -> function returning the block's Markdown) is the one list of blocks; tests iterate it.
 """
 
-from results.pages import findings, ngram, reading, sampling, seeds, speed, sweep
+from results.pages import findings, ngram, reading, sampling, seeds, small, speed, sweep
 
-MODULES = (seeds, ngram, reading, sweep, sampling, speed, findings)
+MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, findings)
 BLOCKS = {name: render for module in MODULES for name, render in module.BLOCKS.items()}
 
 

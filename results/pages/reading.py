@@ -254,7 +254,8 @@ def adapted() -> str:
 def adapt_cost() -> str:
     a = load("results/sample-adapted.json")[0]["adapted"]
     return prose(
-        """Reading the {chars:,} characters of the test plays took {seconds:.0f} s with the LSTM on
+        """`--adapt` costs a read of the text: the {chars:,} characters of the test plays took
+        {seconds:.0f} s with the LSTM on
         a CPU (about {per:.0f} s per 100,000 characters; {rule}, chosen on the dev plays), after
         {stats:.0f} s for the update's gradient statistics over the training text. Samples of
         both: [adapting before sampling](results/README.md#reading-in-order).""",
