@@ -140,6 +140,32 @@ def draw_seeds(curves: dict, ngram: tuple, path) -> None:
     plt.close(fig)
 
 
+def draw_scale(points: dict, path) -> None:
+    """scale.png: test-plays loss against parameters (log axis), one panel per protocol, a colour
+    per cell and a line style per share of the training text, bars of one std over seeds.
+    points: {(protocol, kind, share): [(params, mean, std), ...]}."""
+    plt = pyplot()
+    protocols = sorted({p for p, _, _ in points})
+    fig, axes = plt.subplots(1, len(protocols), figsize=(6 * len(protocols), 4.5), sharey=True)
+    colours = {"rnn": "C0", "lstm": "C1", "gru": "C2"}
+    styles = {0.125: ":", 0.25: "-.", 0.5: "--", 1.0: "-"}
+    for ax, protocol in zip(np.atleast_1d(axes), protocols):
+        for (p, kind, share), rows in sorted(points.items()):
+            if p != protocol:
+                continue
+            x, y, e = zip(*sorted(rows))
+            label = f"{kind.upper()}, {share:g} of the text"
+            ax.errorbar(x, y, e, fmt=styles[share], marker=".", color=colours[kind], label=label)
+        ax.set(xscale="log", xlabel="parameters", title=f"test plays, {protocol}")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].set(ylabel="cross-entropy (nats/char)")
+    handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def draw_comparison(rows: dict, ngram: dict, path) -> None:
     """comparison.png: validation and test-plays loss, mean ± std over seeds, of both models under
     both recipes; the n-gram as a line. rows: {(kind, recipe): {"val": [...], "unseen": [...]}}."""

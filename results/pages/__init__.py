@@ -3,12 +3,13 @@
 BLOCKS (name -> function returning the block's Markdown) is the one list of blocks; tests iterate it.
 """
 
-from results.pages import findings, ngram, reading, sampling, seeds, small, speed, sweep
+from results.pages import findings, ngram, reading, sampling, scale, seeds, small, speed, sweep
 
-MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, findings)
+MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, scale, findings)
 BLOCKS = {name: render for module in MODULES for name, render in module.BLOCKS.items()}
 
 
 def draw() -> None:
     """The figures drawn from results rather than by a run."""
     seeds.draw(reading.rnn256())
+    scale.draw()
