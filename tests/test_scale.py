@@ -2,12 +2,14 @@
 the GRU as a third cell, early stopping and the grid's plan."""
 
 import json
+from dataclasses import asdict
 
 import pytest
 import torch
-from conftest import make_text, train_args
+from conftest import ROOT, make_text, train_args
 
 import main
+import trainer
 from dataset import SUBSET_BLOCK, make_split, train_subset
 from model import GATES, build_model, load_checkpoint, num_params, width_for
 from results import scale
@@ -99,3 +101,13 @@ def test_the_grid_gives_every_share_its_full_data_runs_step_ceiling():
         assert r["args"]["epochs"] * r["args"]["train_fraction"] == pytest.approx(
             full["args"]["epochs"]
         )
+
+
+def test_the_grus_recipe_is_its_trial_with_the_lowest_dev_plays_loss():
+    """trainer.RECIPES' GRU recipe is the setting of the trial (results/runs/gru-recipe-*) that
+    scored lowest on the dev plays, as experiments.sh's gru step chooses it."""
+    trials = [json.loads(p.read_text()) for p in ROOT.glob("results/runs/gru-recipe-*-seed0.json")]
+    assert len(trials) == 3
+    best = min(trials, key=lambda m: m["models"]["gru"]["evaluation"]["dev_loss"])
+    chosen = dict(best["models"]["gru"]["settings"], seed=0)
+    assert asdict(trainer.RECIPES["default"]["gru"]) | dict(seed=0) == chosen

@@ -4,7 +4,7 @@
 import statistics
 
 from figures.draw import draw_scale
-from results.pages.common import load, mean_std, path, prose, table
+from results.pages.common import load, mean_std, path, per_seed, prose, table
 from results.scale import CELLS, FRACTIONS, budget_name, plan
 
 PROTOCOLS = {"chunks": "test_loss", "stateful": "test_stateful_loss"}  # evaluation keys
@@ -80,4 +80,31 @@ def draw() -> None:
     draw_scale(points, path("figures/scale.png"))
 
 
-BLOCKS = {"scale": scale_table}
+def gru_recipe() -> str:
+    """The GRU's recipe trials (results/runs/gru-recipe-*): the one of lowest dev-plays loss is its
+    default recipe."""
+    trials = {p.name[11:-11]: load(f"results/runs/{p.name}")["models"]["gru"]
+              for p in sorted(path("results/runs").glob("gru-recipe-*-seed0.json"))}  # fmt: skip
+    chosen = min(trials, key=lambda t: trials[t]["evaluation"]["dev_loss"])
+    rows = []
+    for name, r in trials.items():
+        s, dev = r["settings"], f"{r['evaluation']['dev_loss']:.4f}"
+        rows.append([f"`{name}`", s["epochs"], s["batch_size"], f"{s['lr']:g}", f"{s['dropout']:g}",
+                     f"{s['init_gain']:g}", f"{r['best']['val_loss']:.4f}",
+                     f"**{dev}**" if name == chosen else dev])  # fmt: skip
+    header = ["trial", "epochs", "batch", "lr", "dropout", "initial gain", "best val loss",
+              "dev plays loss"]  # fmt: skip
+    spread = sorted(r["evaluation"]["dev_loss"] for r in trials.values())
+    gap, noise = spread[1] - spread[0], statistics.stdev(per_seed("default", "lstm", "dev"))
+    return table(header, rows) + "\n\n" + prose(
+        """The GRU at the study's width ({params:,} parameters), seed 0, under the LSTM's recipe, the
+        LSTM's at PyTorch's initial scale, and the RNN's (`bash results/experiments.sh gru`); its
+        default recipe is the trial of lowest dev-plays loss, `{chosen}`, {gap:.4f} below the
+        next{tie}.""",
+        params=next(iter(trials.values()))["params"], chosen=chosen, gap=gap,
+        tie=f", less than the LSTM seeds' spread on the dev plays ({noise:.4f}): a tie, settled by "
+        "the rule" if gap < noise else "",
+    )  # fmt: skip
+
+
+BLOCKS = {"scale": scale_table, "gru-recipe": gru_recipe}
