@@ -175,13 +175,17 @@ def default_corpus(data: str | None, script: str = "main.py") -> Path:
     if data:
         print(f"{script}: corpus {data} (--data)", flush=True)
         return Path(data)
-    study = OUT["tinyshakespeare"]
+    here = Path.cwd()
+    study, shown = (
+        OUT["tinyshakespeare"],
+        lambda p: p.relative_to(here) if p.is_relative_to(here) else p,
+    )
     if study.exists():
-        print(f"{script}: corpus {study}: the study's file (prepared)", flush=True)
+        print(f"{script}: corpus {shown(study)}: the study's file (prepared)", flush=True)
         return study
     print(
-        f"{script}: corpus {OUT['gutenberg']}: the Gutenberg stand-in, as the study's file is "
-        "not prepared (python data/prepare.py --source tinyshakespeare)",
+        f"{script}: corpus {shown(OUT['gutenberg'])}: the Gutenberg stand-in, as the study's file "
+        "is not prepared (python data/prepare.py --source tinyshakespeare)",
         flush=True,
     )
     if not OUT["gutenberg"].exists():
