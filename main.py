@@ -315,6 +315,8 @@ def train(args, flags: dict, path: Path, held_out: dict, command: str, started: 
     print(f"device {args.device} | threads {threads} | corpus {c['path']} ({c['source']}): "
           f"{c['chars']:,} characters, {c['vocab_size']} distinct, sha256 {c['sha256'][:12]}...")  # fmt: skip
     for kind, s in settings.items():
+        if s.forget_bias and kind != "lstm":
+            raise TrainingError("--forget-bias is for the LSTM only (train it with --models lstm)")
         print(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in asdict(s).items()))
         if warning := steps_warning(kind, s, len(corpus.split.train)):
             print(warning, file=sys.stderr)

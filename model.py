@@ -202,6 +202,14 @@ def open_forget_gates(model) -> None:
                 bias[h : 2 * h] = 1.0 if name.startswith("bias_ih") else 0.0
 
 
+def init_recurrent(model, gain: float, forget_bias: bool) -> None:
+    """The recurrent layers' initial weights: scaled by `gain`, and with `forget_bias` (the LSTM
+    only) its forget gates opened."""
+    scale_init(model, gain)
+    if forget_bias:
+        open_forget_gates(model)
+
+
 def mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps and mps.is_available())

@@ -18,14 +18,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from dataset import Chunks, Split, Vocab, make_split
-from model import (
-    ModelConfig,
-    build_model,
-    load_checkpoint,
-    open_forget_gates,
-    save_checkpoint,
-    scale_init,
-)
+from model import ModelConfig, build_model, init_recurrent, load_checkpoint, save_checkpoint
 
 FEW_STEPS = 500  # optimizer steps under which main.py warns that a run will learn little
 EVAL_BATCH = 1024  # chunks per evaluation batch; evaluation is exact whatever it is
@@ -214,11 +207,7 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     random.seed(s.seed)
     generator = torch.Generator().manual_seed(s.seed)
     model = build_model(s.model_config(kind, vocab_size)).to(device)
-    scale_init(model, s.init_gain)
-    if s.forget_bias:
-        if kind != "lstm":
-            raise TrainingError("--forget-bias is for the LSTM only")
-        open_forget_gates(model)
+    init_recurrent(model, s.init_gain, s.forget_bias)
     optimizer = make_optimizer(model, s)
     total_steps = s.epochs * math.ceil(len(split.train) / s.batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -111,3 +111,17 @@ def test_the_grus_recipe_is_its_trial_with_the_lowest_dev_plays_loss():
     best = min(trials, key=lambda m: m["models"]["gru"]["evaluation"]["dev_loss"])
     chosen = dict(best["models"]["gru"]["settings"], seed=0)
     assert asdict(trainer.RECIPES["default"]["gru"]) | dict(seed=0) == chosen
+
+
+def test_the_forget_gate_bias_starts_at_one_and_is_for_the_lstm_only(tmp_path):
+    settings = trainer.resolve("lstm", "default", dict(forget_bias=True, hidden_size=6))
+    split = make_split(torch.arange(3001) % 5, 30)
+    model, _ = trainer.setup_training("lstm", settings, 5, split, "cpu")
+    for layer in range(4):
+        b_ih, b_hh = (getattr(model.rnn, f"bias_{w}_l{layer}") for w in ("ih", "hh"))
+        assert (b_ih[6:12] == 1).all() and (b_hh[6:12] == 0).all()  # gates i, f, g, o: f
+        assert not (b_ih[:6] == 1).all()  # the other gates keep PyTorch's initialisation
+    text = tmp_path / "t.txt"
+    text.write_text(make_text(300))
+    with pytest.raises(SystemExit, match="--forget-bias is for the LSTM only"):
+        main.main(train_args(text, tmp_path, "--forget-bias", models=("rnn",)))
