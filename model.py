@@ -9,6 +9,7 @@ function, faster.
 """
 
 import argparse
+import functools
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -168,6 +169,7 @@ def num_params(kind: str, hidden_size: int, vocab_size: int, num_layers: int = 4
     return 2 * vocab_size * hidden_size + vocab_size + num_layers * per_layer
 
 
+@functools.cache
 def width_for(kind: str, budget: int, vocab_size: int, num_layers: int = 4) -> int:
     """The hidden size whose parameter count is nearest `budget`: the equal-parameter ladder."""
     count = lambda h: abs(num_params(kind, h, vocab_size, num_layers) - budget)

@@ -98,6 +98,66 @@ def draw_heatmap(text: str, losses: dict, out: Path) -> None:
     plt.close(fig)
 
 
+CELL_LINES = 8  # lines of text the cells figure colours
+
+
+def draw_cells(out: dict, traces: dict, text: str, position: list, folder: Path) -> None:
+    """cells.png: the same lines coloured by each model's top line-position unit (blue -1 to red +1
+    after scaling by the unit's largest value); cells_more.png: that unit against the position in
+    the line, the LSTM's gate saturation per unit (Karpathy et al.'s scatter) and P(newline) against
+    the characters since the last newline."""
+    plt = pyplot()
+    start = text.index("\n", len(text) // 3) + 1
+    lines = text[start:].split("\n")[:CELL_LINES]
+    span = sum(len(line) + 1 for line in lines)
+    width = max(map(len, lines)) + 1
+    fig, axes = plt.subplots(len(out["models"]), 1, figsize=(12, 0.3 * CELL_LINES * 2 + 1))
+    for ax, (kind, row) in zip(np.atleast_1d(axes), out["models"].items()):
+        u = row["best"]["line"]
+        values = traces[kind][0][u["state"], u["layer"]][start : start + span, u["unit"]]
+        values = (values / values.abs().max()).numpy()
+        grid, k = np.full((len(lines), width), np.nan), 0
+        for r, line in enumerate(lines):
+            grid[r, : len(line) + 1] = values[k : k + len(line) + 1]
+            for col, ch in enumerate(line):
+                ax.text(col, r, ch, ha="center", va="center", fontsize=7)
+            k += len(line) + 1
+        ax.imshow(grid, cmap="coolwarm", vmin=-1, vmax=1, aspect="auto")
+        name = (
+            f"{kind.upper()} layer {u['layer'] + 1} {u['state']}[{u['unit']}], r = {u['corr']:.2f}"
+        )
+        ax.set(title=f"{name} with the characters since the last newline", xticks=[], yticks=[])
+    fig.tight_layout()
+    fig.savefig(folder / "cells.png", dpi=120)
+    plt.close(fig)
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4))
+    position = np.minimum(position, 79)
+    for i, (kind, row) in enumerate(out["models"].items()):
+        u = row["best"]["line"]
+        values = traces[kind][0][u["state"], u["layer"]][:, u["unit"]].numpy()
+        means = [
+            values[position == k].mean() if (position == k).any() else np.nan for k in range(80)
+        ]
+        a1.plot(range(80), means, color=f"C{i}", label=f"{kind.upper()} {u['state']}[{u['unit']}]")
+        a3.plot(row["p_newline"], color=f"C{i}", label=kind.upper())
+    a3.plot(out["ngram_p_newline"], color="k", lw=0.8, label="6-gram")
+    a1.set(xlabel="characters since the last newline", ylabel="mean activation", title="top unit")
+    a3.set(xlabel="characters since the last newline", ylabel="mean P(newline next)",
+           title="who knows a line is ending")  # fmt: skip
+    gates = out["models"].get("lstm", {}).get("gates", {})
+    for layer, counts in gates.items():
+        low, high = np.array(counts[0]), np.array(counts[1])  # (3 gates, H)
+        a2.scatter(low.flatten(), high.flatten(), s=4, label=f"layer {int(layer) + 1}")
+    a2.set(xlabel="fraction of time below 0.1", ylabel="fraction of time above 0.9",
+           title="LSTM gates (input, forget, output) per unit")  # fmt: skip
+    for ax in (a1, a2, a3):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(folder / "cells_more.png", dpi=120)
+    plt.close(fig)
+
+
 def draw_seeds(curves: dict, ngram: tuple, path) -> None:
     """seeds.png: validation loss per epoch, mean over seeds with a band of one std, every curve
     whole. curves: {(kind, recipe): [per-seed lists of val loss]}; ngram: (label, val loss)."""

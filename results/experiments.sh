@@ -2,7 +2,7 @@
 # Every run behind the README, in order; each copies its metrics into results/ (checkpoints other than
 # the committed pair stay in runs/, which git ignores). Takes about 1.5 hours on 2 CPU cores.
 # Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 gru small baseline reading
-# samples bench scale; scale, the grid of cells by size and data, takes hours: python -m results.scale --help)
+# samples bench cells scale; scale, the grid by size and data, takes hours: python -m results.scale --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
@@ -27,7 +27,7 @@ dev = lambda p: json.load(open(p))["models"]["gru"]["evaluation"]["dev_loss"]
 print(os.path.basename(min(glob.glob("results/runs/gru-recipe-*-seed0.json"), key=dev))[11:-11])'
 }
 
-steps=("$@"); [ $# -gt 0 ] || steps=(default reference rnn256 gru small baseline reading samples bench scale)
+steps=("$@"); [ $# -gt 0 ] || steps=(default reference rnn256 gru small baseline reading samples bench cells scale)
 for step in "${steps[@]}"; do
   case $step in
     default)  # seed 0 is the committed run: the one step that writes checkpoints/ and figures/
@@ -48,6 +48,7 @@ for step in "${steps[@]}"; do
         --warmup-steps 200 --dropout 0 --init-gain 1
       echo "lowest dev-plays loss: $(gru_best) (trainer.RECIPES['default']['gru'] must be it)" ;;
     scale) python -m results.scale --threads "${THREADS:-1}" ;;
+    cells) python -m results.cells ;;  # inside the committed checkpoints: results/cells.json
     small)  # a text of 5,200 characters (the study's first): how many epochs a small text needs
       head -c 5200 "$DATA" > data/small.txt
       for epochs in 20 100 400; do

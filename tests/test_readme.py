@@ -68,7 +68,12 @@ SOURCES = {
     "temperature": ("results/temperature.json", ["per_temperature", 0, "entropy"]),
     "bench": ("results/bench.json", ["throughput", "rnn", "reference_chars_s"]),
     "small": ("results/runs/small-e100-seed0.json", ["models", "lstm", "best", "epoch"]),
-    "gru-recipe": ("results/runs/gru-recipe-rnn-seed0.json", ["models", "gru", "params"]),
+    "cells": ("results/cells.json", ["models", "lstm", "best", "line", "corr"]),
+    "cells-finding": ("results/cells.json", ["models", "lstm", "causal", "top", "newline"]),
+    "gru-recipe": (
+        "results/runs/gru-recipe-rnn-seed0.json",
+        ["models", "gru", "evaluation", "dev_loss"],
+    ),
     "scale": ("results/scale/rnn-38K-f1-seed0.json", ["models", "rnn", "evaluation", "test_loss"]),
     "small-advice": ("results/runs/small-e20-seed0.json", ["models", "rnn", "best", "val_loss"]),
 }

@@ -3,9 +3,20 @@
 BLOCKS (name -> function returning the block's Markdown) is the one list of blocks; tests iterate it.
 """
 
-from results.pages import findings, ngram, reading, sampling, scale, seeds, small, speed, sweep
+from results.pages import (
+    cells,
+    findings,
+    ngram,
+    reading,
+    sampling,
+    scale,
+    seeds,
+    small,
+    speed,
+    sweep,
+)
 
-MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, scale, findings)
+MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, scale, cells, findings)
 BLOCKS = {name: render for module in MODULES for name, render in module.BLOCKS.items()}
 
 

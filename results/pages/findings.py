@@ -14,12 +14,10 @@ FINDINGS = [
     on the test plays the {unseen_winner} is ahead (RNN {unseen_rnn}, LSTM {unseen_lstm}). The
     recipe moves the LSTM by {gain:.2f} nats/char, {more} than the {gap:.3f} between the
     architectures. [Recipe sweep](results/README.md#how-the-default-recipe-was-chosen)""",
-    """**Against the count model on the test plays:** the modified Kneser-Ney 6-gram scores
-    {ngram_val:.4f} on validation and {ngram_test:.4f} on the test plays; the default LSTM, its
-    weight decay chosen on the dev plays, is {below_val} it on validation and {below_unseen} it on the
-    test plays ({lstm_test_mean:.4f}, mean of {seeds} seeds). Interpolated with the n-gram, one weight
-    chosen on the dev plays, the seed-0 networks score RNN {mix_rnn:.4f} and LSTM {mix_lstm:.4f}.
-    [Dev and test plays](results/README.md#dev-and-test-plays)""",
+    """**Against the count model:** the modified Kneser-Ney 6-gram scores {ngram_val:.4f} on
+    validation and {ngram_test:.4f} on the test plays, the default LSTM {below_unseen} it
+    ({lstm_test_mean:.4f}); mixed with it (weight chosen on the dev plays), RNN {mix_rnn:.4f}, LSTM
+    {mix_lstm:.4f}. [Dev and test plays](results/README.md#dev-and-test-plays)""",
     """**At the LSTM's parameter budget (hidden 256) the RNN {budget}** on the test plays; the LSTM
     adapting as it reads scores {lstm_dynamic}, the adaptive 6-gram {cache:.4f}.
     [Reading in order](results/README.md#reading-in-order)""",

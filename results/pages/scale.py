@@ -12,14 +12,16 @@ PROTOCOLS = {"chunks": "test_loss", "stateful": "test_stateful_loss"}  # evaluat
 
 def grid() -> dict:
     """(kind, budget, fraction) -> the runs of the grid's plain cells (no lr check, no ablation)."""
-    cells = {}
+    cells, names = {}, {}
     for p in sorted(path("results/scale").glob("*.json")):
         m = load(f"results/scale/{p.name}")
         kind, r = next(iter(m["models"].items()))
         s = r["settings"]
         if "-lr" in p.stem or s["forget_bias"]:
             continue
-        budget = next(b for b in budgets(m["corpus"]["vocab_size"]) if budget_name(b) in p.stem)
+        vocab = m["corpus"]["vocab_size"]
+        names = names or {budget_name(b): b for b in budgets(vocab)}
+        budget = names[p.stem.split("-")[1]]
         cells.setdefault((kind, budget, s["train_fraction"]), []).append(m)
     return cells
 

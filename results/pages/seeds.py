@@ -57,8 +57,7 @@ def headline() -> str:
     caption = prose(
         """Mean ± std over seeds: {val:,} validation chunks of the study's file, {test:,} chunks of
         the test plays (*The Winter's Tale*, *Measure for Measure*, *The Taming of the Shrew*, *The
-        Tempest*); `results/runs/`, `results/baseline.json`. `checkpoints/` holds seed 0 of the
-        default recipe: {seed0}.""",
+        Tempest*). `checkpoints/` holds seed 0 of the default recipe: {seed0}.""",
         val=g["val_chunks"], test=g["test_chunks"], seed0=seed0,
     )  # fmt: skip
     return table(header, rows) + "\n\n" + caption
