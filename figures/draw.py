@@ -107,6 +107,7 @@ def draw_cells(out: dict, traces: dict, text: str, position: list, folder: Path)
     the line, the LSTM's gate saturation per unit (Karpathy et al.'s scatter) and P(newline) against
     the characters since the last newline."""
     plt = pyplot()
+    folder.mkdir(parents=True, exist_ok=True)
     start = text.index("\n", len(text) // 3) + 1
     lines = text[start:].split("\n")[:CELL_LINES]
     span = sum(len(line) + 1 for line in lines)
@@ -130,6 +131,12 @@ def draw_cells(out: dict, traces: dict, text: str, position: list, folder: Path)
     fig.tight_layout()
     fig.savefig(folder / "cells.png", dpi=120)
     plt.close(fig)
+    draw_cell_curves(out, traces, position, folder / "cells_more.png")
+
+
+def draw_cell_curves(out: dict, traces: dict, position, path: Path) -> None:
+    """cells_more.png: the top unit against the position in the line, the LSTM's gates, P(newline)."""
+    plt = pyplot()
     fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(15, 4))
     position = np.minimum(position, 79)
     for i, (kind, row) in enumerate(out["models"].items()):
@@ -154,7 +161,7 @@ def draw_cells(out: dict, traces: dict, text: str, position: list, folder: Path)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(folder / "cells_more.png", dpi=120)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
