@@ -56,10 +56,8 @@ def family(config: dict) -> str:
 def dynamic_settings(config: dict) -> tuple[dict, str]:
     """The dynamic-evaluation settings for a model -> (settings, the family they were chosen for):
     its family's, else its kind's at the study's width, else the LSTM's (none chosen for it yet)."""
-    for fam in (family(config), config["kind"].upper(), "LSTM"):
-        if fam in DYNAMIC:
-            return DYNAMIC[fam], fam
-    raise KeyError(config["kind"])
+    fam = next(f for f in (family(config), config["kind"].upper(), "LSTM") if f in DYNAMIC)
+    return DYNAMIC[fam], fam
 
 
 def score_text(model, vocab: Vocab, text: str, stats: list | None, device="cpu") -> dict:
