@@ -1,6 +1,7 @@
 """Character-level corpus: vocabulary, non-overlapping chunks and the fixed 80/20 split.
 
     python dataset.py data/shakespeare_train.txt    # length, vocabulary, chunks, SHA-256
+    python dataset.py data/tinyshakespeare.txt --val-tail 0.1    # ... split at nanoGPT's cut
 
 A corpus of N characters is cut into n = (N - 1) // seq_len non-overlapping chunks; chunk i is
 
@@ -10,7 +11,8 @@ A corpus of N characters is cut into n = (N - 1) // seq_len non-overlapping chun
 and the K = `context` characters before it, text[i*L - K : i*L], may be read first as unscored
 context (K = 0 is the reference protocol: every chunk starts from a zero state). The chunks are
 split 80/20 by one random permutation drawn from `split_seed`, so every model and every context
-length sees the same split.
+length sees the same split; or, with `val_tail` (main.py --val-tail), at one point of the text: the
+head trains, its last share validates, nanoGPT's split (tail_ids).
 """
 
 import argparse
@@ -172,6 +174,26 @@ def split_ids(
     return perm[num_val:], perm[:num_val]
 
 
+def tail_start(num_chars: int, val_tail: float) -> int:
+    """Where --val-tail's held-out tail begins: int(N * (1 - F)), nanoGPT's cut (int(n * 0.9) of
+    tiny-shakespeare for F = 0.1: character 1,003,854 of 1,115,394)."""
+    return int(num_chars * (1 - val_tail))
+
+
+def tail_ids(num_chunks: int, seq_len: int, cut: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(train, val) chunk ids for a text held out from character `cut` on: training chunks whose
+    every target lies before the cut, validation chunks whose every input lies in the tail; the one
+    chunk across the cut is in neither:
+
+        character  0123 4567 89|ab cdef ghij k      L = 4, cut = 10 (the tail: "abcdefghijk")
+        chunk      0    1    2    3    4            chunk 1's last target is character 8
+        it is      train     none val  val
+    """
+    starts = torch.arange(num_chunks) * seq_len
+    ids = torch.arange(num_chunks)
+    return ids[starts + seq_len < cut], ids[starts >= cut]
+
+
 SUBSET_BLOCK = (
     100  # consecutive chunks (3,000 characters) kept or dropped together by --train-fraction
 )
@@ -203,6 +225,7 @@ class Split:
     chunks: Chunks
     train: torch.Tensor
     val: torch.Tensor
+    val_start: int | None = None  # --val-tail: validation is the text from this character on
 
     @property
     def shiftable(self) -> torch.Tensor:
@@ -217,12 +240,21 @@ def make_split(
     split_seed: int = 0,
     val_fraction: float = 0.2,
     train_fraction: float = 1.0,
+    val_tail: float = 0.0,
 ) -> Split:
     """Chunks of `data` (each after `context` characters of context, padded with `pad`), split by
-    `split_seed` with `val_fraction` of them held out, training on `train_fraction` of the rest."""
+    `split_seed` with `val_fraction` of them held out, training on `train_fraction` of the rest.
+    With `val_tail`, the last val_tail of the text is held out instead (tail_ids)."""
     chunks = Chunks(data, seq_len, context, pad)
-    train, val = split_ids(len(chunks), split_seed, val_fraction)
-    return Split(chunks, train_subset(train, len(chunks), train_fraction, split_seed), val)
+    cut = tail_start(len(data), val_tail) if val_tail else None
+    if cut is None:
+        train, val = split_ids(len(chunks), split_seed, val_fraction)
+    else:
+        train, val = tail_ids(len(chunks), seq_len, cut)
+        if not (len(train) and len(val)):
+            empty = "validation" if len(train) else "training"
+            raise CorpusError(f"--val-tail {val_tail} leaves no {empty} chunk of {seq_len}")
+    return Split(chunks, train_subset(train, len(chunks), train_fraction, split_seed), val, cut)
 
 
 def load_corpus(path: str | Path, seq_len: int = 30) -> tuple[str, Vocab, torch.Tensor]:
@@ -246,15 +278,19 @@ def main(argv=None):
     )
     parser.add_argument("path", help="UTF-8 text file")
     parser.add_argument("--seq-len", type=int, default=30, help="characters per chunk")
+    parser.add_argument("--val-tail", type=float, default=0.0, help="as main.py's (default: 0)")
     args = parser.parse_args(argv)
     try:
         text, vocab, data = load_corpus(args.path, args.seq_len)
     except CorpusError as e:
         parser.exit(1, f"dataset.py: error: {e}\n")
-    split = make_split(data, args.seq_len)
+    split = make_split(data, args.seq_len, val_tail=args.val_tail)
     print(
         f"chars {len(text):,}  vocab {len(vocab)}  chunks train {len(split.train):,} val {len(split.val):,}"
     )
+    if split.val_start is not None:
+        tail = len(text) - split.val_start
+        print(f"validation: the last {tail:,} characters, from character {split.val_start:,}")
     print(f"vocab {vocab.chars!r}")
     print(f"sha256 {sha256(text)}")
 

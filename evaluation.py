@@ -1,9 +1,10 @@
 """Reading a text in order: the three protocols of evaluation (chunks, stateful, dynamic) and
-dynamic evaluation's updates (SGD, and Krause et al.'s RMS with its gradient statistics). A library
-for main.py, generate.py and results/reading.py.
+dynamic evaluation's updates (SGD, and Krause et al.'s RMS with its gradient statistics); and
+nanoGPT's protocol, blocks. A library for main.py, generate.py and results/reading.py.
 
-    from evaluation import read
+    from evaluation import read, blocks
     nll, hit = read(model, vocab.encode(text, unknown=-1), "stateful")  # per character
+    blocks(model, vocab, text, 256)  # nanoGPT's: loss, bits, acc, count
 """
 
 import copy
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 
 from dataset import STATEFUL, Chunks, Split, Vocab, known_ids, opening_words
 from model import atomic_save, load_checkpoint
-from trainer import EVAL_BATCH, run_epoch
+from trainer import EVAL_BATCH, count_correct, run_epoch
 
 READ_AS = " "  # what a character outside the vocabulary is read as; it is not scored
 PROTOCOLS = {
@@ -24,6 +25,8 @@ PROTOCOLS = {
     "stateful": "the text in order, the state carried from segment to segment",
     "dynamic": "stateful, and a gradient step on each segment once it is scored",
 }
+# main.py --val-tail reads the tail in blocks of these: nanoGPT's block sizes on a CPU and on a GPU
+BLOCKS = (64, 256)
 
 
 def streams(data: torch.Tensor, num_streams: int, seg_len: int, fill: int) -> tuple:
@@ -156,7 +159,8 @@ def evaluate(model, vocab: Vocab, split: Split, eval_context: int, held_out, dev
     """Exact loss and accuracy of one model: on the train and val chunks of `split`, on val with
     `eval_context` characters of context, and on each held-out text (`held_out`: name -> (path,
     text)): in its chunks that hold no unknown character (the study's protocol), and read in order
-    with the state carried (every character whose target is known)."""
+    with the state carried (every character whose target is known). With --val-tail (the split's
+    val_start), also the validation tail under tail_scores."""
     chunks = split.chunks
     fed = Chunks(chunks.data, chunks.seq_len, eval_context, vocab.pad)
     result = {}
@@ -176,12 +180,13 @@ def evaluate(model, vocab: Vocab, split: Split, eval_context: int, held_out, dev
         result |= {f"{name}_loss": loss, f"{name}_acc": acc, name: path}
         result |= {f"{name}_chunks": len(ids), f"{name}_dropped": len(each) - len(ids)}
         if name in STATEFUL:
-            nll, hit = read(
-                model, data, "stateful", chunks.seq_len, fill=vocab.stoi.get(READ_AS, 0)
-            )
+            fill = vocab.stoi.get(READ_AS, 0)
+            nll, hit = read(model, data, "stateful", chunks.seq_len, fill=fill, device=device)
             scored = ~nll.isnan()
             result[f"{name}_stateful_loss"] = nll[scored].mean().item()
             result[f"{name}_stateful_acc"] = hit[scored].double().mean().item()
+    if split.val_start is not None:  # --val-tail
+        result |= tail_scores(model, vocab, chunks.data[split.val_start :], chunks.seq_len, device)
     return result
 
 
@@ -231,3 +236,42 @@ def read(
                 update(model)
     n = len(data) - 1
     return nll.flatten()[:n], hit.flatten()[:n]
+
+
+@torch.no_grad()
+def blocks(model, vocab: Vocab, text, block_size: int, device="cpu", batch_size=EVAL_BATCH) -> dict:
+    """nanoGPT's protocol: `text` (a str, or ids with -1 unknown) read in non-overlapping blocks of
+    B = `block_size`, each from a zero state. Block i reads ids[i*B : (i+1)*B] and predicts
+    ids[i*B+1 : (i+1)*B+1], the last block shorter, so every character but the first is predicted
+    once, after up to B of those before it -> loss (nats/char), bits, acc and count: over every
+    predicted character in the vocabulary (an unknown one is read as READ_AS, not scored)."""
+    data = vocab.encode(text, unknown=-1) if isinstance(text, str) else text
+    if len(data) < 2:
+        raise ValueError("a text of fewer than two characters has nothing to predict")
+    # a block is a stream of one segment: x, y (num_blocks, B), the last row padded with -1 targets
+    num_blocks = math.ceil((len(data) - 1) / block_size)
+    x, y = streams(data, num_blocks, block_size, vocab.stoi.get(READ_AS, vocab.pad))
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    model.eval()
+    for start in range(0, num_blocks, batch_size):
+        xs, ys = x[start : start + batch_size].to(device), y[start : start + batch_size].to(device)
+        logits = model(xs)[0]  # (b, B, V)
+        losses = F.cross_entropy(logits.transpose(1, 2), ys, ignore_index=-1, reduction="none")
+        loss_sum += losses.double().sum()  # an ignored target adds 0
+        correct += count_correct(logits, ys)  # the argmax is never -1
+    count = int((y >= 0).sum())
+    loss = loss_sum.item() / count
+    return dict(loss=loss, bits=loss / math.log(2), acc=correct.item() / count, count=count)
+
+
+def tail_scores(model, vocab: Vocab, tail: torch.Tensor, seq_len: int, device) -> dict:
+    """main.py --val-tail: the held-out tail (ids) read in blocks of each of BLOCKS, nanoGPT's
+    protocol, and in order with the state carried."""
+    result = {}
+    for size in BLOCKS:
+        r = blocks(model, vocab, tail, size, device)
+        result |= {f"val_blocks{size}_loss": r["loss"], f"val_blocks{size}_acc": r["acc"]}
+    nll, hit = read(model, tail, "stateful", seq_len, fill=vocab.pad, device=device)
+    result |= dict(val_stateful_loss=nll.mean().item(), val_stateful_acc=hit.double().mean().item())
+    return result

@@ -5,6 +5,7 @@
     python generate.py --checkpoint runs/mine/lstm.pt --prime "ROMEO:"
     python generate.py --adapt my_play.txt --prime "ROMEO:"   # adapt the weights to a text first
     python generate.py --score my_play.txt --heatmap loss.html   # nats/char under each protocol
+    python generate.py --score my_play.txt --blocks 64 256       # ... and nanoGPT's, per block size
 
 Without --checkpoint it uses the best model of the newest run under runs/ (what `python main.py`
 just trained), else the committed checkpoints/. The prompt is fed once; then each step samples from
@@ -31,6 +32,7 @@ from model import (
 from sampling import fitting_prompts, sample
 
 ROOT = Path(__file__).resolve().parent
+BLOCKS = "each block from a zero state: nanoGPT's protocol"  # what a --blocks row is
 
 
 def default_folder() -> Path:
@@ -150,6 +152,14 @@ def get_args(argv=None):
         "(chunks, stateful, dynamic) instead of sampling",
     )
     p.add_argument(
+        "--blocks",
+        type=count(1),
+        nargs="+",
+        metavar="B",
+        help="with --score: also read the text in blocks of B characters, each from a zero state "
+        "(nanoGPT's protocol), a row per B",
+    )
+    p.add_argument(
         "--heatmap",
         metavar="OUT",
         help="with --score: draw the start of the text "
@@ -158,6 +168,8 @@ def get_args(argv=None):
     args = p.parse_args(argv)  # fmt: skip
     if args.prime and any(not prime for prime in args.prime):
         p.error("--prime is empty: give the text to start from, or leave --prime out")
+    if args.blocks and not args.score:
+        p.error("--blocks is a protocol of --score: give --score FILE too")
     if args.heatmap and not args.score:
         p.error("--heatmap draws what --score measures: give --score FILE too")
     if args.checkpoint and len(args.checkpoint) > 1 and not args.score:
@@ -262,14 +274,17 @@ def score(paths: list[Path], args) -> dict:
         vocab = Vocab(ckpt["vocab"])
         stats = statistics(ckpt, path, model, args.adapt_data, args.score, args.device)
         result = evaluation.score_text(model, vocab, text, stats, args.device)
+        for size in args.blocks or ():
+            result[f"blocks{size}"] = evaluation.blocks(model, vocab, text, size, args.device)
         unknown = sum(c not in vocab.stoi for c in text[1:])
         params = sum(p.numel() for p in model.parameters())
         print(f"{path} ({ckpt['config']['kind']}, {params:,} parameters) on {args.score}: "
               f"{len(text):,} characters, {unknown} outside its vocabulary (read as "
               f"{evaluation.READ_AS!r}, not scored)")  # fmt: skip
         for protocol, r in result.items():
+            what = evaluation.PROTOCOLS.get(protocol, BLOCKS)
             print(f"  {protocol:9s} {r['loss']:.4f} nats/char  {r['bits']:.4f} bits/char  "
-                  f"accuracy {r['acc']:.2%}   ({evaluation.PROTOCOLS[protocol]})")  # fmt: skip
+                  f"accuracy {r['acc']:.2%}   ({what})")  # fmt: skip
         scores[str(path)] = dict(unknown=unknown, **{p: r for p, r in result.items()})
     if args.heatmap:
         losses = {name: r["stateful"]["nll"] for name, r in scores.items()}

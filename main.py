@@ -86,6 +86,8 @@ FLAGS = {
     "train_fraction": ("train on this nested share of the training chunks", "share"),
     "patience": ("stop when validation has not improved for this many epochs, 0: never", "count0"),
     "forget_bias": ("LSTM: start the forget gates' bias at 1", bool),
+    "val_tail": ("hold out the text's last share, not random chunks, 0: off", "fraction"),
+    "max_steps": ("stop after this many optimizer steps, the schedule too, 0: off", "count0"),
 }
 
 
@@ -182,6 +184,8 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume", action="store_true", help="continue unfinished models from .last.pt")
     p.add_argument("--init-from", help="start from these weights (a .pt file or a folder of them)")
     args = p.parse_args(argv)
+    if getattr(args, "val_tail", 0) and hasattr(args, "val_fraction"):
+        p.error("--val-tail and --val-fraction each choose the validation text: give one")
     return args
 
 
@@ -265,7 +269,8 @@ def train_all(kinds, settings, corpus: Corpus, out_dir: Path, device, eval_conte
             print(f"main.py: error: {e}; the last good checkpoints are kept", file=sys.stderr)
             status = 1
             continue  # the other models still train
-        add_statistics(out_dir / f"{kind}.pt", corpus.text, device)
+        trained_on = corpus.text[: corpus.split.val_start]  # --val-tail: not the held-out tail
+        add_statistics(out_dir / f"{kind}.pt", trained_on, device)
         model, _ = load_checkpoint(out_dir / f"{kind}.pt", device)
         record["evaluation"] = evaluate(
             model, corpus.vocab, corpus.split, eval_context, corpus.held_out, device
@@ -293,7 +298,7 @@ def shown_path(path) -> str:
 
 def steps_warning(kind: str, s: Settings, num_train: int) -> str | None:
     """One line when a run has too few optimizer steps to learn (a small text, few epochs)."""
-    steps = s.epochs * math.ceil(num_train / s.batch_size)
+    steps = s.total_steps(num_train)
     if steps < FEW_STEPS:
         return (
             f"warning: {kind} takes only {steps} optimizer steps ({s.epochs} epochs of "

