@@ -2,7 +2,7 @@
 # Every run behind the README, in order; each copies its metrics into results/ (checkpoints other than
 # the committed pair stay in runs/, which git ignores). Takes about 1.5 hours on 2 CPU cores.
 # Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 gru small baseline reading
-# samples bench cells scale; scale, the grid by size and data, takes hours: python -m results.scale --help)
+# samples bench cells scale scale-rerun; scale, the grid by size and data, takes hours: python -m results.scale --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
@@ -47,7 +47,10 @@ for step in "${steps[@]}"; do
       run gru-recipe-rnn 0 --models gru --epochs 14 --batch-size 32 --lr 4e-3 --beta2 0.999 \
         --warmup-steps 200 --dropout 0 --init-gain 1
       echo "lowest dev-plays loss: $(gru_best) (trainer.RECIPES['default']['gru'] must be it)" ;;
-    scale) python -m results.scale --threads "${THREADS:-1}" ;;
+    scale)  # the grid (resumable), then its 544K full-data runs read by position and adapting
+      python -m results.scale --threads "${THREADS:-1}"
+      python -m results.scale_reads ;;
+    scale-rerun) python -m results.scale --rerun rnn-38K-f1-seed0 ;;  # one grid run trained again
     cells) python -m results.cells ;;  # inside the committed checkpoints: results/cells.json
     small)  # a text of 5,200 characters (the study's first): how many epochs a small text needs
       head -c 5200 "$DATA" > data/small.txt

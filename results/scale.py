@@ -2,6 +2,7 @@
 
     python -m results.scale --list                  # the plan, and which runs are done
     python -m results.scale --threads 1 --part 1/2  # train what is missing, every 2nd run from the 1st
+    python -m results.scale --rerun NAME            # train run NAME again from its recorded command
 
 Each run is one `python main.py` (the cell's default recipe unchanged, one model) into
 runs/scale/NAME/, its metrics copied to results/scale/NAME.json; a run whose JSON exists is skipped,
@@ -12,10 +13,13 @@ for epochs / f with early stopping, so every run has its full-data run's step ce
 """
 
 import argparse
+import json
 import math
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from data.prepare import HELD_OUT_FILES
@@ -87,11 +91,31 @@ def get_args(argv=None):
     p.add_argument(
         "--list", action="store_true", help="print the plan and what is done; train none"
     )
+    p.add_argument("--rerun", metavar="NAME", help="train a done run again from its own command")
     return p.parse_args(argv)
+
+
+def rerun(name: str) -> dict:
+    """Train run `name` again from the command its JSON recorded, into runs/scale-rerun/NAME, and
+    compare the best validation losses -> results/scale_rerun.json."""
+    recorded = json.loads((OUT / f"{name}.json").read_text())
+    folder = f"runs/scale-rerun/{name}"
+    cmd = shlex.split(recorded["command"].replace(f"runs/scale/{name}", folder))
+    start = time.perf_counter()
+    subprocess.run([sys.executable, *cmd[1:]], cwd=ROOT, check=True)
+    again = json.loads((ROOT / folder / "metrics.json").read_text())
+    best = [next(iter(m["models"].values()))["best"]["val_loss"] for m in (recorded, again)]
+    result = dict(name=name, command=" ".join(cmd), recorded=best[0], rerun=best[1],
+                  difference=best[1] - best[0], wall_s=round(time.perf_counter() - start))  # fmt: skip
+    (ROOT / "results" / "scale_rerun.json").write_text(json.dumps(result, indent=1) + "\n")
+    return result
 
 
 def main(argv=None):
     args = get_args(argv)
+    if args.rerun:
+        print(rerun(args.rerun))
+        return
     k, n = (int(v) for v in args.part.split("/"))
     _, vocab, _ = load_corpus(ROOT / args.data)
     runs = [r for r in plan(len(vocab)) if r["kind"] in args.cells][k - 1 :: n]

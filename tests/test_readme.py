@@ -75,6 +75,13 @@ SOURCES = {
         ["models", "gru", "evaluation", "dev_loss"],
     ),
     "scale": ("results/scale/rnn-38K-f1-seed0.json", ["models", "rnn", "evaluation", "test_loss"]),
+    "scale-gap": ("results/scale/rnn-38K-f1-seed0.json", ["models", "rnn", "best", "val_loss"]),
+    "scale-fit": (
+        "results/scale/lstm-38K-f1-seed0.json",
+        ["models", "lstm", "evaluation", "test_loss"],
+    ),
+    "scale-position": ("results/scale_reads.json", ["runs", "lstm-544K-f1-seed0", "dynamic_loss"]),
+    "scale-rerun": ("results/scale_rerun.json", ["rerun"]),
     "small-advice": ("results/runs/small-e20-seed0.json", ["models", "rnn", "best", "val_loss"]),
 }
 

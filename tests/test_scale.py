@@ -12,7 +12,7 @@ import main
 import trainer
 from dataset import SUBSET_BLOCK, make_split, train_subset
 from model import GATES, build_model, load_checkpoint, num_params, width_for
-from results import scale
+from results import scale, scale_reads
 from sampling import sample
 
 
@@ -125,3 +125,23 @@ def test_the_forget_gate_bias_starts_at_one_and_is_for_the_lstm_only(tmp_path):
     text.write_text(make_text(300))
     with pytest.raises(SystemExit, match="--forget-bias is for the LSTM only"):
         main.main(train_args(text, tmp_path, "--forget-bias", models=("rnn",)))
+
+
+def test_the_loss_by_position_in_a_chunk_averages_back_to_the_whole_read(tmp_path):
+    text = tmp_path / "t.txt"
+    text.write_text(make_text(600))
+    main.main(train_args(text, tmp_path, "--hidden-size", "12", models=("lstm",)))
+    read_text = make_text(200, seed=1)
+    r = scale_reads.read_run(tmp_path / "lstm.pt", read_text, text.read_text())
+    for protocol in ("chunks", "stateful"):
+        by_pos, counts = r[f"{protocol}_by_position"], torch.tensor(r["counts"])
+        assert len(by_pos) == 30 and counts.sum() == len(read_text) - 1
+        mean = (torch.tensor(by_pos, dtype=torch.float64) * counts).sum() / counts.sum()
+        assert mean.item() == pytest.approx(r[f"{protocol}_loss"], abs=1e-9)
+    model, ckpt = load_checkpoint(tmp_path / "lstm.pt")  # position 1: one step from a zero state
+    ids = torch.tensor([ckpt["vocab"].index(c) for c in read_text])
+    starts = torch.arange(0, len(ids) - 1, 30)
+    logits, _ = model(ids[starts].unsqueeze(1))
+    first = torch.nn.functional.cross_entropy(logits[:, 0], ids[starts + 1])
+    assert r["chunks_by_position"][0] == pytest.approx(first.item(), abs=1e-5)
+    assert r["stateful_by_position"][0] != pytest.approx(first.item(), abs=1e-3)  # carried

@@ -1,13 +1,18 @@
 """RNN, LSTM and GRU by size and data: the grid's runs (results/scale/, written by
 `python -m results.scale`), as tables and figures/scale.png."""
 
+import math
 import statistics
 
-from figures.draw import draw_scale
+from figures.draw import draw_positions, draw_scale, draw_scale_gap
 from results.pages.common import load, mean_std, path, per_seed, prose, table
 from results.scale import CELLS, FRACTIONS, budget_name, plan
 
 PROTOCOLS = {"chunks": "test_loss", "stateful": "test_stateful_loss"}  # evaluation keys
+SCORES = {  # what the gaps compare: the test plays under each protocol, and validation
+    "validation": lambda r: r["best"]["val_loss"],
+    **{p: (lambda r, k=k: r["evaluation"][k]) for p, k in PROTOCOLS.items()},
+}
 
 
 def grid() -> dict:
@@ -64,6 +69,155 @@ def scale_table() -> str:
     )  # fmt: skip
 
 
+def gaps() -> dict:
+    """(protocol, kind, budget, share) -> the kind's test-plays loss minus the LSTM's, one per seed
+    both have (paired by seed), for the RNN and the GRU."""
+    seeded = {
+        key: {m["models"][key[0]]["settings"]["seed"]: m["models"][key[0]] for m in runs}
+        for key, runs in grid().items()
+    }
+    out = {}
+    for (kind, budget, share), by_seed in seeded.items():
+        lstm = seeded.get(("lstm", budget, share), {})
+        if kind == "lstm" or not lstm:
+            continue
+        for protocol, score in SCORES.items():
+            diffs = [score(by_seed[s]) - score(lstm[s])
+                     for s in sorted(by_seed) if s in lstm]  # fmt: skip
+            if diffs:
+                out[(protocol, kind, budget, share)] = diffs
+    return out
+
+
+def seed_std(values: list) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def gap_table() -> str:
+    """The RNN-LSTM and GRU-LSTM gaps per budget and share, seed-paired, and where they are beyond
+    the seeds' spread."""
+    g = gaps()
+    keys = sorted({(b, f) for _, _, b, f in g})
+    cols = [(k, p) for k in ("rnn", "gru") for p in SCORES]
+    rows = [[budget_name(b), f"{f:g}"] + [gap_cell(g.get((p, k, b, f))) for k, p in cols]
+            for b, f in keys]  # fmt: skip
+    named = {"validation": "validation", "chunks": "test, chunks", "stateful": "test, stateful"}
+    header = ["budget", "share"] + [f"{k.upper()} - LSTM, {named[p]}" for k, p in cols]
+    return table(header, rows) + "\n\n" + prose(
+        """Loss of the cell minus the LSTM's at the same budget, share and seed (negative: the cell is
+        ahead), on the validation chunks and on the test plays, mean ± std over the seeds both have,
+        their number in brackets. On the test plays in chunks, where a gap is beyond twice its spread
+        over at least two seeds: the RNN ahead in {rnn[0]} and behind in {rnn[1]} of {rnn[2]}
+        budget-share cells, the GRU ahead in {gru[0]} and behind in {gru[1]} of {gru[2]}.""",
+        rnn=verdicts(g, "rnn", keys), gru=verdicts(g, "gru", keys),
+    )  # fmt: skip
+
+
+def verdicts(g: dict, kind: str, keys: list) -> tuple[int, int]:
+    """In how many (budget, share) cells `kind` is clearly ahead of the LSTM, clearly behind, and
+    how many have two seeds or more."""
+    diffs = [d for b, f in keys if len(d := g.get(("chunks", kind, b, f), [])) > 1]
+    clear = [statistics.mean(d) for d in diffs if beyond(d)]
+    return sum(x < 0 for x in clear), sum(x > 0 for x in clear), len(diffs)
+
+
+def gap_cell(diffs: list | None) -> str:
+    if not diffs:
+        return "-"
+    return f"{statistics.mean(diffs):+.4f} ± {seed_std(diffs):.4f} ({len(diffs)})"
+
+
+def beyond(diffs: list | None) -> bool:
+    """A gap clear of noise: at least two seeds, mean further from zero than twice their std."""
+    return bool(diffs) and len(diffs) > 1 and abs(statistics.mean(diffs)) > 2 * seed_std(diffs)
+
+
+def fit(points: list) -> dict | None:
+    """L(N) = E + A * N^-alpha through (N, loss) points by least squares: alpha on a grid, E and A
+    linear for each -> E, A, alpha and the root-mean-square residual; None when the points are
+    fewer than four (three parameters through three points leave no error to give)."""
+    if len(points) < 4:
+        return None
+    best = None
+    for alpha in [i / 1000 for i in range(1, 2001)]:
+        xs = [n**-alpha for n, _ in points]
+        ys = [y for _, y in points]
+        mx, my = statistics.mean(xs), statistics.mean(ys)
+        a = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+        e = my - a * mx
+        rms = math.sqrt(statistics.mean([(e + a * x - y) ** 2 for x, y in zip(xs, ys)]))
+        if best is None or rms < best["rms"]:
+            best = dict(E=e, A=a, alpha=alpha, rms=rms)
+    return best
+
+
+def mean_loss(runs: list, kind: str, key: str = "test_loss") -> float:
+    return statistics.mean(m["models"][kind]["evaluation"][key] for m in runs)
+
+
+def fit_block() -> str:
+    """The power-law fit per cell at full data on the test plays, read in chunks."""
+    cells = grid()
+    lines = []
+    for kind in CELLS:
+        full = [runs for (k, _, f), runs in cells.items() if k == kind and f == 1.0]
+        points = sorted((runs[0]["models"][kind]["params"], mean_loss(runs, kind)) for runs in full)
+        shown = ", ".join(f"{y:.4f} at {n:,}" for n, y in points)
+        result = fit(points)
+        if result is None:
+            lines.append(f"{kind.upper()} {shown}: too few budgets to fit")
+        else:
+            lines.append(
+                f"{kind.upper()} {shown}: E = {result['E']:.3f}, A = {result['A']:.3g}, alpha = "
+                f"{result['alpha']:.3f}, residual {result['rms']:.4f}"
+            )
+    return prose(
+        """L(N) = E + A·N^-alpha fitted to each cell's test-plays loss (chunks, mean over seeds) at
+        full data: {lines}. A fit needs at least four budgets: three parameters through three points
+        leave no error to give.""",
+        lines="; ".join(lines),
+    )
+
+
+def position_block() -> str:
+    """results/scale_reads.json: the cells at 544K and full data, by position within the chunk."""
+    reads = load("results/scale_reads.json")
+    kinds = {
+        k: [r for n, r in sorted(reads["runs"].items()) if n.startswith(k + "-")] for k in CELLS
+    }
+    spans = ((1, 1), (2, 10), (11, 30))
+    rows = []
+    for kind, runs in kinds.items():
+        if not runs:
+            continue
+        totals = [
+            mean_std([r[f"{p}_loss"] for r in runs]) for p in ("chunks", "stateful", "dynamic")
+        ]
+        by_span = [mean_std([statistics.mean(r[f"{p}_by_position"][lo - 1 : hi]) for r in runs])
+                   for p in PROTOCOLS for lo, hi in spans]  # fmt: skip
+        rows.append([kind.upper(), f"{runs[0]['params']:,}", len(runs), *totals, *by_span])
+    header = ["cell", "parameters", "seeds", "chunks", "state carried", "dynamic",
+              "zero state: position 1", "2-10", "11-30", "carried: position 1", "2-10", "11-30"]  # fmt: skip
+    return table(header, rows) + "\n\n" + prose(
+        """`python -m results.scale_reads` on {test}: every character but the first, nats/char, mean ±
+        std over seeds; positions within the 30-character chunk of the study's protocol (1: the first
+        character predicted after the chunk starts). Dynamic: generate.py --adapt's settings, those
+        chosen on the dev plays for the study's RNN and LSTM (the GRU takes the LSTM's; none were
+        tuned at these widths), RMS's gradient statistics over the training text.""",
+        test=reads["test"],
+    )  # fmt: skip
+
+
+def rerun_block() -> str:
+    r = load("results/scale_rerun.json")
+    return prose(
+        """Reproduced: `{name}` trained again from its recorded command (`python -m results.scale
+        --rerun {name}`, {wall} s) reaches a best validation loss of {again:.4f} against {was:.4f}
+        recorded, a difference of {diff:+.4f}.""",
+        name=r["name"], wall=r["wall_s"], again=r["rerun"], was=r["recorded"], diff=r["difference"],
+    )  # fmt: skip
+
+
 def load_scale(file) -> dict:
     return load(f"results/scale/{file.name}")
 
@@ -80,6 +234,23 @@ def draw() -> None:
                 (r[0]["params"], statistics.mean(losses), spread)
             )
     draw_scale(points, path("figures/scale.png"))
+    gap_points = {}
+    cells = grid()
+    for (protocol, kind, budget, share), diffs in sorted(gaps().items()):
+        params = cells[(kind, budget, share)][0]["models"][kind]["params"]
+        row = (params, statistics.mean(diffs), seed_std(diffs))
+        gap_points.setdefault((protocol, kind, share), []).append(row)
+    draw_scale_gap(gap_points, path("figures/scale_gap.png"))
+    reads = load("results/scale_reads.json")["runs"]
+    curves = {}
+    for kind in CELLS:
+        runs = [r for n, r in reads.items() if n.startswith(kind + "-")]
+        for protocol in PROTOCOLS:
+            if runs:
+                by_pos = [r[f"{protocol}_by_position"] for r in runs]
+                curves[(kind, protocol)] = [statistics.mean(v) for v in zip(*by_pos)]
+    if ("lstm", "chunks") in curves:
+        draw_positions(curves, path("figures/scale_position.png"))
 
 
 def gru_recipe() -> str:
@@ -109,4 +280,11 @@ def gru_recipe() -> str:
     )  # fmt: skip
 
 
-BLOCKS = {"scale": scale_table, "gru-recipe": gru_recipe}
+BLOCKS = {
+    "scale": scale_table,
+    "gru-recipe": gru_recipe,
+    "scale-gap": gap_table,
+    "scale-fit": fit_block,
+    "scale-position": position_block,
+    "scale-rerun": rerun_block,
+}
