@@ -2,7 +2,8 @@
 # Every run behind the README, in order; each copies its metrics into results/ (checkpoints other than
 # the committed pair stay in runs/, which git ignores). Takes about 1.5 hours on 2 CPU cores.
 # Usage: bash results/experiments.sh [STEP...]   (steps: default reference rnn256 gru small baseline reading
-# samples bench cells scale scale-rerun; scale, the grid by size and data, takes hours: python -m results.scale --help)
+# samples bench cells scale scale-rerun peer; scale, the grid by size and data, takes hours:
+# python -m results.scale --help; peer needs a nanoGPT checkout: python -m results.peer --help)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-data/shakespeare_train.txt}  # python data/prepare.py --source tinyshakespeare
@@ -50,6 +51,10 @@ for step in "${steps[@]}"; do
     scale)  # the grid (resumable), then its 544K full-data runs read by position and adapting
       python -m results.scale --threads "${THREADS:-1}"
       python -m results.scale_reads ;;
+    peer)  # against nanoGPT on its split, in its CPU command's wall time; NANOGPT=its checkout, with
+      # its data/shakespeare_char prepared from data/tinyshakespeare.txt (results/peer.py says how)
+      python data/prepare.py --source tinyshakespeare-full
+      python -m results.peer --nanogpt "${NANOGPT:?set NANOGPT to a nanoGPT checkout}" ;;
     scale-rerun) python -m results.scale --rerun rnn-38K-f1-seed0 ;;  # one grid run trained again
     cells) python -m results.cells ;;  # inside the committed checkpoints: results/cells.json
     small)  # a text of 5,200 characters (the study's first): how many epochs a small text needs

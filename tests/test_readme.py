@@ -82,6 +82,16 @@ SOURCES = {
     ),
     "scale-position": ("results/scale_reads.json", ["runs", "lstm-544K-f1-seed0", "dynamic_loss"]),
     "scale-rerun": ("results/scale_rerun.json", ["rerun"]),
+    "scale-anchors": (
+        "results/scale/rnn-141K-f1-seed0.json",
+        ["models", "rnn", "evaluation", "test_loss"],
+    ),
+    "scale-finding": (
+        "results/scale/rnn-544K-f1-seed0.json",
+        ["models", "rnn", "evaluation", "test_loss"],
+    ),
+    "peer": ("results/peer.json", ["runs", "lstm-cpu-seed0", "val_blocks64_loss"]),
+    "peer-finding": ("results/peer.json", ["nanogpt", "blocks64", "loss"]),
     "small-advice": ("results/runs/small-e20-seed0.json", ["models", "rnn", "best", "val_loss"]),
 }
 

@@ -7,6 +7,7 @@ from results.pages import (
     cells,
     findings,
     ngram,
+    peer,
     reading,
     sampling,
     scale,
@@ -16,7 +17,7 @@ from results.pages import (
     sweep,
 )
 
-MODULES = (seeds, ngram, reading, sweep, small, sampling, speed, scale, cells, findings)
+MODULES = (seeds, ngram, reading, peer, sweep, small, sampling, speed, scale, cells, findings)
 BLOCKS = {name: render for module in MODULES for name, render in module.BLOCKS.items()}
 
 

@@ -1,0 +1,96 @@
+"""Against nanoGPT on its own split (results/peer.json, written by `python -m results.peer`): its
+text, cut, protocol and CPU budget, on this machine."""
+
+import statistics
+
+from results.pages.common import load, mean_std, path, prose, table
+from results.pages.reading import NANOGPT
+
+NANOGPT_CPU = dict(loss=1.88, params="0.8M", minutes=3)  # its README: the CPU command's result
+TARGET_GAP = (
+    0.15  # nats: the LSTM at nanoGPT's CPU budget below it by this, every seed (blocks of 64)
+)
+
+
+def batch(run: dict) -> int:
+    """The batch size a run of ours trained with (its metrics in results/peer/)."""
+    m = load(f"results/peer/{run['kind']}-cpu-seed{run['seed']}.json")
+    return m["models"][run["kind"]]["settings"]["batch_size"]
+
+
+def seeds(n: int) -> str:
+    return f"{n} seed{'s' if n > 1 else ''}"
+
+
+def peer() -> dict | None:
+    return load("results/peer.json") if path("results/peer.json").exists() else None
+
+
+def by_kind(runs: dict) -> dict:
+    kinds = {}
+    for _, r in sorted(runs.items()):
+        kinds.setdefault(r["kind"], []).append(r)
+    return kinds
+
+
+def peer_table() -> str:
+    p = peer()
+    n = p["nanogpt"]
+    rows = [
+        ["nanoGPT, its README (A100 GPU)", NANOGPT["params"], "", "about 3 min", "",
+         f"{NANOGPT['loss']:.4f} (estimate)", "", ""],
+        ["nanoGPT, its README (CPU command)", NANOGPT_CPU["params"], "", "about 3 min",
+         f"about {NANOGPT_CPU['loss']:.2f} (estimate)", "", "", ""],
+        [f"nanoGPT, its CPU command here (commit {n['commit'][:7]})", f"{n['params_reported']:,}",
+         f"{n['evals'][-1]['step'] * 12 * 64:,}",
+         f"{n['wall_s']:.0f} s ({min(n['walls_s']):.0f}-{max(n['walls_s']):.0f})",
+         f"**{n['blocks64']['loss']:.4f}** (estimate {n['final_val']:.4f})", "", "", ""],
+    ]  # fmt: skip
+    for kind, runs in by_kind(p["runs"]).items():
+        get = lambda key, runs=runs: [r[key] for r in runs]  # noqa: E731
+        rows.append([
+            f"{kind.upper()}, ours ({seeds(len(runs))})", f"{runs[0]['params']:,}",
+            f"{statistics.mean(r['steps'] * batch(r) for r in runs) * 30:,.0f}",
+            f"{mean_std(get('wall_s'), '.0f')} s", mean_std(get("val_blocks64_loss")),
+            mean_std(get("val_blocks256_loss")), mean_std(get("val_stateful_loss")),
+            mean_std([r["dynamic"]["loss"] for r in runs]),
+        ])  # fmt: skip
+    header = ["model", "parameters", "characters read in training", "wall time",
+              "blocks of 64", "blocks of 256", "state carried", "dynamic"]  # fmt: skip
+    return table(header, rows) + "\n\n" + prose(
+        """Nats/char on nanoGPT's validation split, the last {tail:,} characters of tiny-shakespeare
+        (`main.py --val-tail 0.1`: the first 1,003,854 train), every character scored once; mean ±
+        std over seeds. nanoGPT's own log estimates its loss from {iters} random windows per
+        evaluation; its checkpoint (step {step}, the best of its estimates) is scored here exactly,
+        in blocks of 64, its context. All on {machine}, {threads} threads, torch {torch}, back to
+        back, the machine otherwise idle: nanoGPT's command (`{command}`) took {walls} s in {runs}
+        runs, median {wall:.0f} s, and each of our runs trained for as many steps as fit in that
+        median (sized by a probe of the same model just before; `python -m results.peer --nanogpt
+        DIR`); wall times are training and its validations, nanoGPT's the whole command.
+        Characters read: iterations x batch x block for nanoGPT, steps x batch x 30 characters for ours.""",
+        tail=p["tail_chars"], iters=20, step=n["checkpoint_step"], machine=p["machine"],
+        threads=n["threads"], torch=p["torch"], command=n["command"], wall=n["wall_s"],
+        walls=", ".join(f"{w:.0f}" for w in n["walls_s"]), runs=len(n["walls_s"]),
+    )  # fmt: skip
+
+
+def peer_finding() -> str:
+    p = peer()
+    n, kinds = p["nanogpt"], by_kind(p["runs"])
+    blocks = {k: [r["val_blocks64_loss"] for r in runs] for k, runs in kinds.items()}
+    best = min(blocks, key=lambda k: statistics.mean(blocks[k]))
+    gaps = [n["blocks64"]["loss"] - x for x in blocks["lstm"]]
+    return "- " + prose(
+        """**On nanoGPT's own split and in its CPU command's wall time on this machine, the LSTM
+        scores {lstm} nats/char in blocks of 64 against nanoGPT's {nano:.4f}** ({gaps} lower,
+        {seeds}){best}; adapting as it reads, the {best_kind} reaches {dyn}, nanoGPT's GPU model
+        {gpu:.4f} statically. [On nanoGPT's split](results/README.md#on-nanogpts-split)""",
+        lstm=mean_std(blocks["lstm"]), nano=n["blocks64"]["loss"], seeds=seeds(len(gaps)),
+        gaps=f"{min(gaps):.2f}" + (f" to {max(gaps):.2f}" if len(gaps) > 1 else ""),
+        best="" if best == "lstm" else f", the {best.upper()} {mean_std(blocks[best])}",
+        best_kind=best.upper(), dyn=mean_std([r["dynamic"]["loss"] for r in kinds[best]]),
+        gpu=NANOGPT["loss"],
+    ).replace("\n", "\n  ")  # fmt: skip
+
+
+BLOCKS = {"peer": peer_table, "peer-finding": peer_finding}
