@@ -1,4 +1,4 @@
-"""Every flag the README names exists in the parser of the script it is named for."""
+"""Every flag the README's commands give a script exists in that script's parser."""
 
 import re
 
@@ -14,20 +14,24 @@ SCRIPTS = {"main.py": main, "generate.py": generate, "baseline.py": baseline, "b
 
 
 def readme_flags() -> dict:
-    """script -> the flags the README's flag table names for it."""
-    table = ROOT.joinpath("README.md").read_text().split("## Main flags", 1)[1].split("\n## ")[0]
+    """script -> the flags the README's commands give it (`python SCRIPT ...`, in code blocks and
+    inline code, up to the end of the command)."""
     found = {}
-    for line in table.splitlines():
-        m = re.match(r"\| `(\w+\.py)` \| (.*) \|$", line)
-        if m:
-            found[m.group(1)] = set(re.findall(r"`(--[a-z][a-z-]*)", m.group(2)))
+    for script, args in re.findall(
+        r"python (\w+\.py)([^`\n#;&|]*)", ROOT.joinpath("README.md").read_text()
+    ):
+        found.setdefault(script, set()).update(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", args))
     return found
 
 
 def test_every_flag_in_the_readme_exists(capsys):
     named = readme_flags()
-    assert set(named) == set(SCRIPTS) and all(len(f) >= 3 for f in named.values())
+    assert (
+        set(named) <= set(SCRIPTS) and len(named["main.py"]) >= 3 and len(named["generate.py"]) >= 3
+    )
     for name, script in SCRIPTS.items():
+        if name not in named:
+            continue
         with pytest.raises(SystemExit):
             script.get_args(["--help"])
         accepted = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]*)", capsys.readouterr().out))
