@@ -4,7 +4,7 @@
 import math
 import statistics
 
-from figures.draw import draw_positions, draw_scale, draw_scale_gap
+from figures.scale import draw_positions, draw_scale, draw_scale_gap
 from results.pages.common import load, mean_std, path, per_seed, prose, table
 from results.scale import CELLS, FRACTIONS, budget_name, plan
 
