@@ -42,7 +42,7 @@ def budget_name(params: int) -> str:
 
 def plan(vocab_size: int) -> list[dict]:
     """Every run of the grid, most informative first: seed 0 of every cell, budget and share, then
-    seeds 1 and 2, then the largest budget, the learning-rate checks and the forget-gate ablation."""
+    seeds 1 and 2, the forget-gate ablation, then the largest budget and the learning-rate checks."""
     budgets = [num_params("lstm", w, vocab_size) for w in LSTM_WIDTHS]
     runs = []
 
@@ -59,6 +59,8 @@ def plan(vocab_size: int) -> list[dict]:
             for fraction in FRACTIONS:
                 for kind in CELLS:
                     add(kind, budget, fraction, seed)
+    for seed in SEEDS:  # the forget-gate bias at 1 (char-rnn's init), at the study's size
+        add("lstm", budgets[2], 1.0, seed, tag="-forget1", forget_bias=True)
     for fraction in (1.0, 0.125):
         for kind in CELLS:
             add(kind, budgets[3], fraction, 0)
@@ -66,8 +68,6 @@ def plan(vocab_size: int) -> list[dict]:
         for factor in (0.5, 2):
             lr = RECIPES["default"][kind].lr * factor
             add(kind, budgets[3], 1.0, 0, tag=f"-lr{factor:g}x", lr=lr)
-    for seed in SEEDS:  # the forget-gate bias at 1 (char-rnn's init), at the study's size
-        add("lstm", budgets[2], 1.0, seed, tag="-forget1", forget_bias=True)
     return runs
 
 
