@@ -145,3 +145,71 @@ def test_the_loss_by_position_in_a_chunk_averages_back_to_the_whole_read(tmp_pat
     first = torch.nn.functional.cross_entropy(logits[:, 0], ids[starts + 1])
     assert r["chunks_by_position"][0] == pytest.approx(first.item(), abs=1e-5)
     assert r["stateful_by_position"][0] != pytest.approx(first.item(), abs=1e-3)  # carried
+
+
+@pytest.fixture
+def scale_page(tmp_path, monkeypatch):
+    """results/pages/scale.py reading a results/scale/ in tmp_path that holds only the grid's
+    544K full-data runs of seeds 0 and 1; returns a writer of variants of them."""
+    from results.pages import common
+    from results.pages import scale as page
+
+    folder = tmp_path / "results" / "scale"
+    folder.mkdir(parents=True)
+    for kind in scale.CELLS:
+        for seed in (0, 1):
+            name = f"{kind}-544K-f1-seed{seed}.json"
+            (folder / name).write_text((ROOT / "results" / "scale" / name).read_text())
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+
+    def variant(name, tag, budget=None, **changes):
+        m = json.loads((folder / f"{name}.json").read_text())
+        r = next(iter(m["models"].values()))
+        for key, value in changes.items():
+            where = r["settings"] if key in r["settings"] else r["evaluation"]
+            where[key] = value
+        kind, was, share, seed = name.split("-")
+        (folder / f"{kind}-{budget or was}-{share}{tag}-{seed}.json").write_text(json.dumps(m))
+        return r
+
+    return page, variant
+
+
+def test_the_forget_gate_table_pairs_each_ablated_run_with_its_own_seed(scale_page):
+    page, variant = scale_page
+    plain = [variant(f"lstm-544K-f1-seed{s}", "-forget1", forget_bias=True) for s in (0, 1)]
+    for s, delta in ((0, -0.01), (1, -0.02)):
+        variant(f"lstm-544K-f1-seed{s}", "-forget1", forget_bias=True,
+                test_loss=plain[s]["evaluation"]["test_loss"] + delta)  # fmt: skip
+    block = page.forget_block()
+    assert "-0.0150 ± 0.0071 (2)" in block  # mean and std of -0.01 and -0.02, by hand
+    assert "+0.0000 ± 0.0000 (2)" in block  # the other columns: the same runs
+    assert "bias at 1 is better" in " ".join(block.split())  # 0.0150 beyond twice 0.0071
+    variant("lstm-544K-f1-seed1", "-forget1", forget_bias=True,
+            test_loss=plain[1]["evaluation"]["test_loss"] + 0.02)  # fmt: skip
+    assert "is level" in " ".join(page.forget_block().split())  # +0.005 ± 0.0212
+    assert [len(runs) for runs in page.grid().values()] == [2, 2, 2]  # the ablation stays out
+
+
+def test_the_learning_rate_check_takes_each_cells_dev_best_rate_and_ranks_again(scale_page):
+    page, variant = scale_page
+    base = {k: json.loads((page.path("results/scale") / f"{k}-544K-f1-seed0.json").read_text())
+            for k in scale.CELLS}  # fmt: skip
+    for kind in scale.CELLS:  # stand-ins for the largest budget's runs, where the checks are
+        variant(f"{kind}-544K-f1-seed0", "", budget="2.14M")
+    test = {k: base[k]["models"][k]["evaluation"]["test_loss"] for k in scale.CELLS}
+    dev = {k: base[k]["models"][k]["evaluation"]["dev_loss"] for k in scale.CELLS}
+    worst = max(test, key=test.get)
+    for kind in scale.CELLS:
+        lr = base[kind]["models"][kind]["settings"]["lr"]
+        better = kind == worst  # the worst cell's doubled rate wins on dev and beats every test
+        variant(f"{kind}-2.14M-f1-seed0", "-lr2x", lr=2 * lr, dev_loss=dev[kind] - (1 if better else -1),
+                test_loss=min(test.values()) - 0.5 if better else test[kind] + 1)  # fmt: skip
+        variant(f"{kind}-2.14M-f1-seed0", "-lr0.5x", lr=lr / 2, dev_loss=dev[kind] + 1,
+                test_loss=test[kind] - 2)  # fmt: skip
+    block = page.lr_block()
+    plain = " < ".join(k.upper() for k in sorted(test, key=test.get))
+    assert f"at the recipes' rates: {plain};" in " ".join(block.split())
+    assert f"chosen on the dev plays: {worst.upper()} < " in " ".join(block.split())
+    assert "The ranking changes" in block
+    assert block.count("**") == 2 * len(scale.CELLS)  # one dev-best rate per cell
