@@ -86,6 +86,10 @@ SOURCES = {
         "results/scale/rnn-141K-f1-seed0.json",
         ["models", "rnn", "evaluation", "test_loss"],
     ),
+    "scale-forget": (
+        "results/scale/lstm-544K-f1-forget1-seed0.json",
+        ["models", "lstm", "evaluation", "test_loss"],
+    ),
     "scale-finding": (
         "results/scale/rnn-544K-f1-seed0.json",
         ["models", "rnn", "evaluation", "test_loss"],
