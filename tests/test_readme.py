@@ -90,8 +90,12 @@ SOURCES = {
         "results/scale/lstm-544K-f1-forget1-seed0.json",
         ["models", "lstm", "evaluation", "test_loss"],
     ),
+    "scale-lr": (
+        "results/scale/gru-2.14M-f1-lr2x-seed0.json",
+        ["models", "gru", "evaluation", "dev_loss"],
+    ),
     "scale-finding": (
-        "results/scale/rnn-544K-f1-seed0.json",
+        "results/scale/rnn-2.14M-f1-seed0.json",
         ["models", "rnn", "evaluation", "test_loss"],
     ),
     "peer": ("results/peer.json", ["runs", "lstm-cpu-seed0", "val_blocks64_loss"]),

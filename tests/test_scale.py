@@ -184,10 +184,10 @@ def test_the_forget_gate_table_pairs_each_ablated_run_with_its_own_seed(scale_pa
     block = page.forget_block()
     assert "-0.0150 ± 0.0071 (2)" in block  # mean and std of -0.01 and -0.02, by hand
     assert "+0.0000 ± 0.0000 (2)" in block  # the other columns: the same runs
-    assert "PyTorch's: better." in " ".join(block.split())  # 0.0150 beyond twice 0.0071
+    assert "test plays, chunks, better;" in " ".join(block.split())  # 0.0150 beyond twice 0.0071
     variant("lstm-544K-f1-seed1", "-forget1", forget_bias=True,
             test_loss=plain[1]["evaluation"]["test_loss"] + 0.02)  # fmt: skip
-    assert "PyTorch's: level" in " ".join(page.forget_block().split())  # +0.005 ± 0.0212
+    assert "test plays, chunks, level" in " ".join(page.forget_block().split())  # +0.005 ± 0.0212
     assert [len(runs) for runs in page.grid().values()] == [2, 2, 2]  # the ablation stays out
 
 
