@@ -51,10 +51,15 @@ for step in "${steps[@]}"; do
     scale)  # the grid (resumable), then its 544K full-data runs read by position and adapting
       python -m results.scale --threads "${THREADS:-1}"
       python -m results.scale_reads ;;
-    peer)  # against nanoGPT on its split, in its CPU command's wall time; NANOGPT=its checkout, with
+    peer)  # against nanoGPT on its split, in its CPU command's wall time, then in 30 minutes of both
+      # cores per model (two one-thread parts side by side, about 5 hours); NANOGPT=its checkout,
       # its data/shakespeare_char prepared from data/tinyshakespeare.txt (results/peer.py says how)
       python data/prepare.py --source tinyshakespeare-full
-      python -m results.peer --nanogpt "${NANOGPT:?set NANOGPT to a nanoGPT checkout}" ;;
+      python -m results.peer --nanogpt "${NANOGPT:?set NANOGPT to a nanoGPT checkout}"
+      for part in 1/2 2/2; do
+        OMP_NUM_THREADS=1 python -m results.peer --budget 30min --part $part &
+      done
+      wait ;;
     scale-rerun) python -m results.scale --rerun rnn-38K-f1-seed0 ;;  # one grid run trained again
     cells) python -m results.cells ;;  # inside the committed checkpoints: results/cells.json
     small)  # a text of 5,200 characters (the study's first): how many epochs a small text needs

@@ -16,6 +16,14 @@ adapting (dynamic evaluation with generate.py --adapt's settings). Results: resu
 each of our runs' metrics in results/peer/, the best LSTM in checkpoints/nanogpt-split/. A run
 already in results/peer.json is skipped. Keep the machine otherwise idle while it runs: the budget
 is wall time.
+
+    OMP_NUM_THREADS=1 python -m results.peer --budget 30min --part 1/2 &   # and 2/2 beside it
+
+The long budget: 30 minutes of the machine's two cores per model, given as an hour of one thread
+(two parts run side by side). Each cell takes its widest model under a fifth of nanoGPT's GPU model
+(counted by its own class, so --nanogpt once), and the recipe chosen first on the training text
+alone: each of CANDIDATES trains the LSTM for CHOOSE_S seconds on the first 90% of nanoGPT's
+training text and is scored in blocks of 256 on the rest; the lowest is every cell's recipe.
 """
 
 import argparse
@@ -42,9 +50,7 @@ from trainer import EVAL_BATCH, resolve, run_epoch, setup_training
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "peer.json"
-SHIPPED = (
-    ROOT / "checkpoints" / "nanogpt-split" / "lstm-cpu.pt"
-)  # the best LSTM at nanoGPT's budget
+SHIPPED = ROOT / "checkpoints" / "nanogpt-split" / "lstm-cpu.pt"  # the best LSTM at each budget
 DATA = "data/tinyshakespeare.txt"
 VAL_TAIL = 0.1  # nanoGPT's cut: int(n * 0.9)
 NANOGPT_CPU = (  # its README's command for a CPU ("about 3 minutes")
@@ -54,6 +60,19 @@ NANOGPT_CPU = (  # its README's command for a CPU ("about 3 minutes")
 )
 BUDGET = num_params("lstm", 128, 65)  # the LSTM at the study's width: every cell at its count
 PROBE_STEPS = 200  # optimizer steps timed to size a run to the budget (after 10 untimed)
+NANOGPT_GPU = (
+    dict(  # its README's GPU run: config/train_shakespeare_char.py over train.py's defaults
+        n_layer=6, n_head=6, n_embd=384, block_size=256, bias=False, dropout=0.2, vocab_size=65
+    )
+)
+LONG_S, LONG_THREADS = 3600, 1  # budget "30min": half an hour of both cores, as an hour of one
+CHOOSE_S = 900  # each candidate's time when the long budget's recipe is chosen
+CANDIDATES = {  # the LSTM's recipe for the long budget, over its default: chosen on the training text
+    "seq30": {},
+    "seq100": dict(seq_len=100),
+    "seq250": dict(seq_len=250),
+    "seq100-drop0.2": dict(seq_len=100, dropout=0.2),
+}
 
 
 def nanogpt(folder: Path, tail: str, repeats: int) -> dict:
@@ -113,9 +132,8 @@ def gpt_blocks(gpt, ids: torch.Tensor, size: int) -> dict:
     return dict(loss=total / count, bits=total / count / math.log(2), acc=correct / count)
 
 
-def probe(kind: str, width: int, split, vocab_size: int) -> tuple[float, float]:
+def probe(kind: str, s, split, vocab_size: int) -> tuple[float, float]:
     """Seconds per optimizer step and per validation pass of this model on this machine, now."""
-    s = resolve(kind, "default", dict(hidden_size=width, val_tail=VAL_TAIL))
     model, trainer = setup_training(kind, s, vocab_size, split, "cpu")
     run_epoch(model, split.chunks, split.train, s.batch_size, "cpu", trainer, max_steps=10)
     start = time.perf_counter()
@@ -134,28 +152,51 @@ def steps_in(budget: float, step: float, val: float, per_epoch: int) -> int:
     return steps
 
 
-def ours(kind: str, seed: int, budget: float, corpus) -> dict:
-    """One of our models trained within `budget` seconds on nanoGPT's split, then scored."""
-    text, vocab, data = corpus
-    width = width_for(kind, BUDGET, len(vocab))
-    s = resolve(kind, "default", dict(hidden_size=width, val_tail=VAL_TAIL))
-    split = s.split(data, vocab.pad)
+def widest(kind: str, cap: int, vocab_size: int) -> int:
+    """The widest model of `kind` (4 layers) whose parameter count is at most `cap`."""
+    return max(h for h in range(1, 4096) if num_params(kind, h, vocab_size) <= cap)
+
+
+def ours(
+    kind: str,
+    seed: int,
+    seconds: float,
+    corpus,
+    name: str,
+    width: int,
+    data: str = DATA,
+    threads: int | None = None,
+    recipe: dict | None = None,
+    dynamic: bool = True,
+) -> dict:
+    """One of our models trained within `seconds` on `data` less its last tenth, then scored on
+    that tenth (in blocks, state carried, and with `dynamic`, adapting)."""
+    text, vocab, ids = corpus
+    recipe = recipe or {}
+    s = resolve(kind, "default", dict(hidden_size=width, val_tail=VAL_TAIL) | recipe)
+    split = s.split(ids, vocab.pad)
     per_epoch = math.ceil(len(split.train) / s.batch_size)
-    step, val = probe(kind, width, split, len(vocab))
-    steps = steps_in(budget, step, val, per_epoch)
-    name = f"{kind}-cpu-seed{seed}"
+    if threads:
+        torch.set_num_threads(threads)
+    step, val = probe(kind, s, split, len(vocab))
+    steps = steps_in(seconds, step, val, per_epoch)
     folder = f"runs/peer/{name}"
-    flags = ["--data", DATA, "--val-tail", str(VAL_TAIL), "--models", kind, "--hidden-size",
+    flags = ["--data", data, "--val-tail", str(VAL_TAIL), "--models", kind, "--hidden-size",
              str(width), "--seed", str(seed), "--epochs", str(math.ceil(steps / per_epoch)),
              "--max-steps", str(steps), "--out-dir", folder, "--figures-dir", folder]  # fmt: skip
+    flags += [w for k, v in recipe.items() for w in (f"--{k.replace('_', '-')}", str(v))]
+    flags += ["--threads", str(threads)] if threads else []
     subprocess.run([sys.executable, "main.py", *flags], cwd=ROOT, check=True)
     metrics = json.loads((ROOT / folder / "metrics.json").read_text())
     (ROOT / "results" / "peer").mkdir(exist_ok=True)
     (ROOT / "results" / "peer" / f"{name}.json").write_text(json.dumps(metrics, indent=1) + "\n")
     r = metrics["models"][kind]
-    return dict(kind=kind, seed=seed, params=r["params"], width=width, steps=steps,
+    tail = text[split.val_start :]
+    return dict(kind=kind, seed=seed, params=r["params"], width=width, steps=steps, budget_s=seconds,
                 probe=dict(step_s=step, val_s=val), wall_s=r["history"][-1]["wall_s"],
-                dynamic=adapt(ROOT / folder / f"{kind}.pt", text[split.val_start :]),
+                recipe=recipe, threads=threads or torch.get_num_threads(),
+                chars_read=steps * s.batch_size * s.seq_len,
+                dynamic=adapt(ROOT / folder / f"{kind}.pt", tail) if dynamic else None,
                 **{k: r["evaluation"][k] for k in r["evaluation"] if k.startswith("val_")})  # fmt: skip
 
 
@@ -173,40 +214,119 @@ def adapt(path: Path, tail: str) -> dict:
     return dict(loss=loss, bits=loss / math.log(2), settings=settings, family=family)
 
 
+def gpu_params(folder: Path) -> dict:
+    """nanoGPT's GPU model, counted by its own class: the long budget's cap is a fifth of it."""
+    spec = importlib.util.spec_from_file_location("nanogpt_model", folder / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    gpt = module.GPT(module.GPTConfig(**NANOGPT_GPU))
+    return dict(config=NANOGPT_GPU, params_reported=gpt.get_num_params(),
+                params=sum(p.numel() for p in gpt.parameters()))  # fmt: skip
+
+
+def current() -> dict:
+    return json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
+
+
+def record(section: str, name: str | None, value) -> dict:
+    """Read results/peer.json afresh and set SECTION[NAME], or SECTION without a name (two parts
+    may run side by side, each adding its own runs)."""
+    done = current()
+    if name is None:
+        done[section] = value
+    else:
+        done.setdefault(section, {})[name] = value
+    OUT.write_text(json.dumps(done, indent=1) + "\n")
+    return done
+
+
+def mine(items: list, part: str) -> list:
+    k, n = map(int, part.split("/"))
+    return items[k - 1 :: n]
+
+
+def pick(choice: dict) -> str:
+    """The candidate recipe of lowest loss in blocks of 256 on the held-out slice of training text."""
+    return min(choice, key=lambda name: choice[name]["val_blocks256_loss"])
+
+
+def choose(text: str, cap: int, part: str) -> str:
+    """The long budget's recipe: each candidate trains the LSTM for CHOOSE_S seconds on the first
+    90% of nanoGPT's training text and is scored on the rest of it (never on the validation tail)."""
+    train = ROOT / "runs" / "peer" / "choose" / "train.txt"
+    train.parent.mkdir(parents=True, exist_ok=True)
+    train.write_text(text[: int(len(text) * (1 - VAL_TAIL))], encoding="utf-8")
+    corpus = load_corpus(train)
+    width = widest("lstm", cap, len(Vocab.from_text(text)))
+    for name in mine(list(CANDIDATES), part):
+        if name not in current().get("choice", {}):
+            print(f"candidate {name}: {CHOOSE_S} s on the training text", flush=True)
+            r = ours("lstm", 0, CHOOSE_S, corpus, f"choose-{name}", width,
+                     str(train.relative_to(ROOT)), LONG_THREADS, CANDIDATES[name], dynamic=False)  # fmt: skip
+            record("choice", name, r)
+    while not all(n in (choice := current().get("choice", {})) for n in CANDIDATES):
+        print("waiting for the other parts' candidates", flush=True)
+        time.sleep(60)
+    return pick(choice)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="Our models against nanoGPT on its split and budget.")
     p.add_argument("--nanogpt", type=Path, help="a nanoGPT checkout, its data prepared")
+    p.add_argument("--budget", choices=["cpu", "30min"], default="cpu",
+                   help="cpu: nanoGPT's CPU command's wall time; 30min: half an hour of both cores, "
+                   "the recipe chosen on the training text (default: cpu)")  # fmt: skip
     p.add_argument("--models", nargs="+", default=["lstm", "rnn", "gru"], help="our cells")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--repeats", type=int, default=3, help="times nanoGPT's command is timed")
+    p.add_argument("--part", default="1/1", help="K/N: every N-th run from the K-th (30min)")
     args = p.parse_args(argv)
-    done = json.loads(OUT.read_text()) if OUT.exists() else {"runs": {}}
+    done = current()
     corpus = load_corpus(ROOT / DATA)
     tail = corpus[0][int(len(corpus[0]) * (1 - VAL_TAIL)) :]
+    if args.nanogpt is None and ("nanogpt" not in done or "nanogpt_gpu" not in done):
+        p.error(
+            "give --nanogpt DIR: its CPU command's wall time and its GPU model's size are needed"
+        )
     if "nanogpt" not in done:
-        if args.nanogpt is None:
-            p.error("give --nanogpt DIR: its CPU command's wall time is the budget")
-        done |= dict(nanogpt=nanogpt(args.nanogpt.resolve(), tail, args.repeats), machine=cpu_name(),
+        found = dict(nanogpt=nanogpt(args.nanogpt.resolve(), tail, args.repeats), machine=cpu_name(),
                      torch=torch.__version__, tail_chars=len(tail))  # fmt: skip
+        done = current() | found
         OUT.write_text(json.dumps(done, indent=1) + "\n")
-    budget = done["nanogpt"]["wall_s"]
-    for kind in args.models:
-        for seed in args.seeds:
-            name = f"{kind}-cpu-seed{seed}"
-            if name not in done["runs"]:
-                print(f"{name}: {budget:.0f} s, nanoGPT's wall time", flush=True)
-                done["runs"][name] = ours(kind, seed, budget, corpus)
-                OUT.write_text(json.dumps(done, indent=1) + "\n")
-    ship(done["runs"])
+    if "nanogpt_gpu" not in done:
+        done = record("nanogpt_gpu", None, gpu_params(args.nanogpt.resolve()))
+    plan = [(kind, seed) for kind in args.models for seed in args.seeds]
+    if args.budget == "cpu":
+        seconds, threads, recipe = done["nanogpt"]["wall_s"], None, {}
+        widths = {k: width_for(k, BUDGET, len(corpus[1])) for k in args.models}
+    else:
+        cap = done["nanogpt_gpu"]["params_reported"] // 5
+        seconds, threads = LONG_S, LONG_THREADS
+        recipe = CANDIDATES[choose(corpus[0], cap, args.part)]
+        widths = {k: widest(k, cap, len(corpus[1])) for k in args.models}
+        plan = mine(plan, args.part)
+    for kind, seed in plan:
+        name = f"{kind}-{args.budget}-seed{seed}"
+        if name not in current()["runs"]:
+            print(f"{name}: {seconds:.0f} s at {threads or 'all'} threads", flush=True)
+            r = ours(kind, seed, seconds, corpus, name, widths[kind], DATA, threads, recipe)
+            record("runs", name, r | dict(budget=args.budget))
+            ship(args.budget)
 
 
-def ship(runs: dict) -> None:
-    """The LSTM seed of lowest loss in blocks of 64 -> checkpoints/nanogpt-split/lstm-cpu.pt."""
-    lstm = {name: r for name, r in runs.items() if r["kind"] == "lstm"}
-    if lstm:
-        best = min(lstm, key=lambda name: lstm[name]["val_blocks64_loss"])
-        SHIPPED.parent.mkdir(exist_ok=True)
-        shutil.copy(ROOT / "runs" / "peer" / best / "lstm.pt", SHIPPED)
+SCORE = {"cpu": "val_blocks64_loss", "30min": "val_blocks256_loss"}  # each budget's protocol
+
+
+def ship(budget: str) -> None:
+    """The budget's LSTM seed of lowest loss in its protocol's blocks ->
+    checkpoints/nanogpt-split/lstm-BUDGET.pt, as soon as it is trained (recorded as `shipped`)."""
+    runs = current()["runs"]
+    lstm = {n: r for n, r in runs.items() if r["kind"] == "lstm" and r.get("budget") == budget}
+    best = min(lstm, key=lambda n: lstm[n][SCORE[budget]], default=None)
+    source = ROOT / "runs" / "peer" / str(best) / "lstm.pt"
+    if best and source.exists():
+        shutil.copy(source, SHIPPED.with_name(f"lstm-{budget}.pt"))
+        record("shipped", budget, best)
 
 
 if __name__ == "__main__":

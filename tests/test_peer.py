@@ -10,7 +10,7 @@ from conftest import ROOT, make_text
 
 from dataset import Vocab, read_text
 from evaluation import blocks
-from model import load_checkpoint
+from model import ModelConfig, build_model, load_checkpoint, num_params
 from results import peer
 
 SHIPPED = ROOT / "checkpoints" / "nanogpt-split" / "lstm-cpu.pt"
@@ -41,17 +41,21 @@ def test_the_shipped_lstm_scores_blocks_as_a_loop_one_character_at_a_time(size):
     )
 
 
+SHIPPED_RUNS = json.loads((ROOT / "results" / "peer.json").read_text())["shipped"]
+
+
 @pytest.mark.skipif(
     not FULL_TEXT.exists(), reason="python data/prepare.py --source tinyshakespeare-full"
 )
-def test_the_shipped_lstm_rescores_to_the_reported_number():
-    model, ckpt = load_checkpoint(SHIPPED)
+@pytest.mark.parametrize("budget", sorted(SHIPPED_RUNS))
+def test_each_shipped_lstm_rescores_to_the_reported_number(budget):
+    model, ckpt = load_checkpoint(SHIPPED.with_name(f"lstm-{budget}.pt"))
     text = read_text(FULL_TEXT)
     tail = text[int(len(text) * (1 - peer.VAL_TAIL)) :]
-    runs = json.loads((ROOT / "results" / "peer.json").read_text())["runs"]
-    reported = min(r["val_blocks64_loss"] for r in runs.values() if r["kind"] == "lstm")
-    assert blocks(model, Vocab(ckpt["vocab"]), tail, 64)["loss"] == pytest.approx(
-        reported, abs=1e-4
+    run = json.loads((ROOT / "results" / "peer.json").read_text())["runs"][SHIPPED_RUNS[budget]]
+    size = int(peer.SCORE[budget].removeprefix("val_blocks").removesuffix("_loss"))
+    assert blocks(model, Vocab(ckpt["vocab"]), tail, size)["loss"] == pytest.approx(
+        run[peer.SCORE[budget]], abs=1e-4
     )
 
 
@@ -61,3 +65,20 @@ def test_a_run_takes_the_most_steps_whose_training_and_validations_fit_the_budge
     cost = lambda n: n * step + -(-n // per_epoch) * val  # noqa: E731
     assert cost(steps) <= 100.0 < cost(steps + 1)
     assert steps == 9600  # two validations (4 s) leave 96 s of steps
+
+
+def test_the_long_budget_takes_each_cells_widest_model_under_a_fifth_of_nanogpts():
+    cap = 10_646_784 // 5  # nanoGPT's GPU model by its own count (get_num_params)
+    for kind in ("rnn", "lstm", "gru"):
+        width = peer.widest(kind, cap, 65)
+        model = build_model(ModelConfig(kind, 65, width))
+        assert sum(p.numel() for p in model.parameters()) == num_params(kind, width, 65) <= cap
+        assert num_params(kind, width + 1, 65) > cap
+
+
+def test_the_recipe_is_the_candidate_of_lowest_loss_on_the_held_out_training_text():
+    choice = {
+        "a": dict(val_blocks256_loss=1.6, val_loss=1.0),
+        "b": dict(val_blocks256_loss=1.5, val_loss=2.0),
+    }
+    assert peer.pick(choice) == "b"

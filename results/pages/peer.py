@@ -12,10 +12,16 @@ TARGET_GAP = (
 )
 
 
-def batch(run: dict) -> int:
-    """The batch size a run of ours trained with (its metrics in results/peer/)."""
-    m = load(f"results/peer/{run['kind']}-cpu-seed{run['seed']}.json")
-    return m["models"][run["kind"]]["settings"]["batch_size"]
+LABELS = {"cpu": "nanoGPT's CPU time", "30min": "30 min of 2 cores"}
+
+
+def chars_read(run: dict) -> int:
+    """Characters a run of ours read in training: steps x batch x chunk length (its metrics in
+    results/peer/ where the record predates storing it)."""
+    if "chars_read" in run:
+        return run["chars_read"]
+    m = load(f"results/peer/{run['kind']}-{run['budget']}-seed{run['seed']}.json")
+    return run["steps"] * m["models"][run["kind"]]["settings"]["batch_size"] * 30
 
 
 def seeds(n: int) -> str:
@@ -26,10 +32,11 @@ def peer() -> dict | None:
     return load("results/peer.json") if path("results/peer.json").exists() else None
 
 
-def by_kind(runs: dict) -> dict:
+def by_kind(runs: dict, budget: str = "cpu") -> dict:
     kinds = {}
     for _, r in sorted(runs.items()):
-        kinds.setdefault(r["kind"], []).append(r)
+        if r["budget"] == budget:
+            kinds.setdefault(r["kind"], []).append(r)
     return kinds
 
 
@@ -46,12 +53,13 @@ def peer_table() -> str:
          f"{n['wall_s']:.0f} s ({min(n['walls_s']):.0f}-{max(n['walls_s']):.0f})",
          f"**{n['blocks64']['loss']:.4f}** (estimate {n['final_val']:.4f})", "", "", ""],
     ]  # fmt: skip
-    for kind, runs in by_kind(p["runs"]).items():
+    for budget, kind, runs in [(b, k, r) for b in LABELS for k, r in by_kind(p["runs"], b).items()]:
         get = lambda key, runs=runs: [r[key] for r in runs]  # noqa: E731
+        threads = f", {runs[0]['threads']} thread" if runs[0].get("threads") == 1 else ""
         rows.append([
-            f"{kind.upper()}, ours ({seeds(len(runs))})", f"{runs[0]['params']:,}",
-            f"{statistics.mean(r['steps'] * batch(r) for r in runs) * 30:,.0f}",
-            f"{mean_std(get('wall_s'), '.0f')} s", mean_std(get("val_blocks64_loss")),
+            f"{kind.upper()}, ours, {LABELS[budget]} ({seeds(len(runs))})", f"{runs[0]['params']:,}",
+            f"{statistics.mean(chars_read(r) for r in runs):,.0f}",
+            f"{mean_std(get('wall_s'), '.0f')} s{threads}", mean_std(get("val_blocks64_loss")),
             mean_std(get("val_blocks256_loss")), mean_std(get("val_stateful_loss")),
             mean_std([r["dynamic"]["loss"] for r in runs]),
         ])  # fmt: skip
@@ -91,6 +99,55 @@ def peer_finding() -> str:
         best_kind=best.upper(), dyn=mean_std([r["dynamic"]["loss"] for r in kinds[best]]),
         gpu=NANOGPT["loss"],
     ).replace("\n", "\n  ")  # fmt: skip
+
+
+TARGETS = {  # the long budget's targets for the LSTM: nanoGPT's GPU figure statically, and beyond
+    "blocks of 256": ("val_blocks256_loss", NANOGPT["loss"]),
+    "state carried": ("val_stateful_loss", 1.45),
+    "adapting": ("dynamic", 1.35),
+}
+
+
+def score(run: dict, key: str) -> float:
+    return run["dynamic"]["loss"] if key == "dynamic" else run[key]
+
+
+def peer_long() -> str:
+    """The long budget: the recipe chosen on the training text, and the LSTM against its targets."""
+    p = peer()
+    choice, gpu = p["choice"], p["nanogpt_gpu"]
+    chosen = min(choice, key=lambda name: choice[name]["val_blocks256_loss"])
+    rows = []
+    for name, r in choice.items():
+        loss = f"{r['val_blocks256_loss']:.4f}"
+        recipe = ", ".join(f"{k} {v}" for k, v in r["recipe"].items()) or "the LSTM's default"
+        rows.append([f"`{name}`", recipe, f"{r['steps']:,}", f"{r['chars_read']:,}",
+                     f"**{loss}**" if name == chosen else loss])  # fmt: skip
+    first = next(iter(choice.values()))
+    lstm = by_kind(p["runs"], "30min").get("lstm", [])
+    met = "; ".join(
+        f"{what} below {target:.4f}: {sum(score(r, key) < target for r in lstm)} of {len(lstm)}"
+        f" seeds ({mean_std([score(r, key) for r in lstm])})"
+        for what, (key, target) in TARGETS.items()
+    )  # fmt: skip
+    header = [
+        "candidate",
+        "recipe",
+        "steps",
+        "characters read",
+        "held-out training text, blocks of 256",
+    ]
+    return table(header, rows) + "\n\n" + prose(
+        """The long budget's recipe, chosen without the validation tail: each candidate trained the
+        LSTM at width {width} ({params:,} parameters, at most a fifth of nanoGPT's GPU model, which
+        counts {gpu:,} by its own class) for {choose} s at one thread on the first 90% of nanoGPT's
+        training text, scored in blocks of 256 on the last 10% of it; the lowest, `{chosen}`, is
+        every cell's recipe for the long runs (each cell at its widest under the same cap), one
+        thread for {long} s each (`python -m results.peer --budget 30min`). The LSTM's targets,
+        seeds that meet each: {met}.""",
+        width=first["width"], params=first["params"], gpu=gpu["params_reported"],
+        choose=first["budget_s"], chosen=chosen, long=lstm[0]["budget_s"], met=met,
+    )  # fmt: skip
 
 
 BLOCKS = {"peer": peer_table, "peer-finding": peer_finding}
