@@ -152,7 +152,7 @@ def scale_page(tmp_path, monkeypatch):
     """results/pages/scale.py reading a results/scale/ in tmp_path that holds only the grid's
     544K full-data runs of seeds 0 and 1; returns a writer of variants of them."""
     from results.pages import common
-    from results.pages import scale as page
+    from results.pages import scale_checks as page
 
     folder = tmp_path / "results" / "scale"
     folder.mkdir(parents=True)

@@ -11,13 +11,27 @@ from results.pages import (
     reading,
     sampling,
     scale,
+    scale_checks,
     seeds,
     small,
     speed,
     sweep,
 )
 
-MODULES = (seeds, ngram, reading, peer, sweep, small, sampling, speed, scale, cells, findings)
+MODULES = (
+    seeds,
+    ngram,
+    reading,
+    peer,
+    sweep,
+    small,
+    sampling,
+    speed,
+    scale,
+    scale_checks,
+    cells,
+    findings,
+)
 BLOCKS = {name: render for module in MODULES for name, render in module.BLOCKS.items()}
 
 
