@@ -27,6 +27,7 @@ training text and is scored in blocks of 256 on the rest; the lowest is every ce
 """
 
 import argparse
+import fcntl
 import importlib.util
 import json
 import math
@@ -230,13 +231,17 @@ def current() -> dict:
 
 def record(section: str, name: str | None, value) -> dict:
     """Read results/peer.json afresh and set SECTION[NAME], or SECTION without a name (two parts
-    may run side by side, each adding its own runs)."""
-    done = current()
-    if name is None:
-        done[section] = value
-    else:
-        done.setdefault(section, {})[name] = value
-    OUT.write_text(json.dumps(done, indent=1) + "\n")
+    may run side by side, each adding its own runs: one at a time, under a lock)."""
+    lock = ROOT / "runs" / "peer" / "record.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        done = current()
+        if name is None:
+            done[section] = value
+        else:
+            done.setdefault(section, {})[name] = value
+        OUT.write_text(json.dumps(done, indent=1) + "\n")
     return done
 
 
