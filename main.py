@@ -177,6 +177,9 @@ def get_args(argv=None) -> argparse.Namespace:
         help="auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps (default: auto)",
     )
     p.add_argument("--threads", type=TYPES["count"], help="CPU threads (default: torch's)")
+    p.add_argument("--max-seconds", type=TYPES["non-negative"], default=0.0,
+                   help="stop a model's training once its training and validations took this "
+                   "many seconds, a cap on --max-steps for a slow machine (default: 0, none)")  # fmt: skip
     p.add_argument("--out-dir", help=f"checkpoints and metrics (default: {RUNS}/<corpus name>/)")
     p.add_argument("--figures-dir", help="loss and accuracy figures (default: --out-dir)")
     p.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in --out-dir")
@@ -247,7 +250,9 @@ class Corpus:
     held_out: dict  # name -> (path, text)
 
 
-def train_all(kinds, settings, corpus: Corpus, out_dir: Path, device, eval_context, resume, init):
+def train_all(
+    kinds, settings, corpus: Corpus, out_dir: Path, device, eval_context, resume, init, seconds=0.0
+):
     """Train and evaluate each of `kinds` in turn -> (their records, exit status). A model whose
     training stops (non-finite loss, Ctrl-C) keeps the record of its last complete epoch."""
     records, status = {}, 0
@@ -255,7 +260,16 @@ def train_all(kinds, settings, corpus: Corpus, out_dir: Path, device, eval_conte
         s = settings[kind]
         try:
             record = train_model(
-                kind, s, corpus.split, corpus.vocab, corpus.record, out_dir, device, resume, init
+                kind,
+                s,
+                corpus.split,
+                corpus.vocab,
+                corpus.record,
+                out_dir,
+                device,
+                resume,
+                init,
+                seconds,
             )
         except (KeyboardInterrupt, TrainingError) as e:
             last_path = out_dir / f"{kind}.last.pt"
@@ -328,7 +342,15 @@ def train(args, flags: dict, path: Path, held_out: dict, command: str, started: 
     print("epoch lines: * marks a new best validation loss, whose weights <model>.pt keeps")
     init = Path(args.init_from) if args.init_from else None
     records, status = train_all(
-        args.models, settings, corpus, out_dir, args.device, args.eval_context, args.resume, init
+        args.models,
+        settings,
+        corpus,
+        out_dir,
+        args.device,
+        args.eval_context,
+        args.resume,
+        init,
+        args.max_seconds,
     )
     if records:
         metrics = dict(command=command, flags=flags, preset=args.preset, corpus=corpus.record)

@@ -157,11 +157,20 @@ def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def run_epoch(
-    model, chunks: Chunks, ids, batch_size: int, device, trainer=None, desc="", max_steps=None
+    model,
+    chunks: Chunks,
+    ids,
+    batch_size: int,
+    device,
+    trainer=None,
+    desc="",
+    max_steps=None,
+    deadline=None,
 ):
     """One pass over chunk `ids` -> (loss, accuracy) per character, exact over every scored one.
     With a `trainer` it shuffles, shifts and takes a step per batch, stopping after `max_steps`
-    batches when given (the loss then over those); without, it evaluates."""
+    batches when given, or at time.perf_counter() `deadline` (the loss then over the batches
+    taken); without, it evaluates."""
     model.train(trainer is not None)
     if trainer is not None:
         ids = ids[torch.randperm(len(ids), generator=trainer.generator)]
@@ -172,6 +181,9 @@ def run_epoch(
     steps = tqdm(range(0, len(ids), batch_size), desc=desc, leave=False, disable=not tty)
     with torch.set_grad_enabled(trainer is not None):
         for step, start in enumerate(steps):
+            if deadline is not None and step and time.perf_counter() > deadline:
+                ids = ids[:start]  # the batches taken
+                break
             batch_ids = ids[start : start + batch_size]
             shifts = trainer.shifts(batch_ids, chunks.seq_len) if trainer is not None else None
             x, y = (t.to(device) for t in chunks.batch(batch_ids, shifts))
@@ -235,22 +247,41 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
 
 
 def train_epochs(
-    model, trainer: Trainer, split: Split, batch_size, device, first, last, desc="", max_steps=0
+    model,
+    trainer: Trainer,
+    split: Split,
+    batch_size,
+    device,
+    first,
+    last,
+    desc="",
+    max_steps=0,
+    budget_s=None,
 ):
     """Train epochs first+1..last, yielding each one's row: losses, accuracies and its seconds.
     With `max_steps`, training stops once the run has taken that many optimizer steps, mid-epoch
-    if need be; that last, shorter epoch is validated and yields its row like the others."""
+    if need be; that last, shorter epoch is validated and yields its row like the others. With
+    `budget_s`, it also stops once that much time has passed, leaving room for a validation as long
+    as the last one: a cap for a machine slower than planned (the schedule is still laid over
+    max_steps, whose last steps are the ones cut)."""
+    end = None if budget_s is None else time.perf_counter() + budget_s
+    val_s = 0.0  # the last validation's seconds
     for epoch in range(first + 1, last + 1):
         left = max_steps - trainer.steps if max_steps else None  # the steps the budget allows
         if left is not None and left <= 0:
             return
+        deadline = None if end is None else end - val_s
+        if deadline is not None and time.perf_counter() >= deadline:
+            return
         t0 = time.perf_counter()
         name = f"{desc} epoch {epoch}"
         train_loss, train_acc = run_epoch(
-            model, split.chunks, split.train, batch_size, device, trainer, name, left
+            model, split.chunks, split.train, batch_size, device, trainer, name, left, deadline
         )
+        t1 = time.perf_counter()
         validated = trainer.validated(model)
         val_loss, val_acc = run_epoch(validated, split.chunks, split.val, EVAL_BATCH, device)
+        val_s = time.perf_counter() - t1
         seconds = time.perf_counter() - t0
         yield dict(
             epoch=epoch,
@@ -388,8 +419,10 @@ def train_model(
     device,
     resume: bool = False,
     init: Path | None = None,
+    max_seconds: float = 0.0,
 ) -> dict:
-    """Train one model, keeping <kind>.pt (best) and <kind>.last.pt (latest); returns its record."""
+    """Train one model, keeping <kind>.pt (best) and <kind>.last.pt (latest); returns its record.
+    With `max_seconds`, training stops once its training and validations took that long."""
     model, trainer = setup_training(kind, s, len(vocab), split, device)
     run = dict(out_dir=out_dir, corpus=corpus, vocab=vocab)
     history, best, epoch = start(kind, model, trainer, s, run, resume, init)
@@ -397,7 +430,10 @@ def train_model(
     extra = dict(settings=asdict(s), corpus=corpus)
     stopped = s.patience and best and epoch - best["epoch"] >= s.patience  # before an interruption
     last = epoch if stopped else s.epochs
-    rows = train_epochs(model, trainer, split, s.batch_size, device, epoch, last, kind, s.max_steps)
+    left = max_seconds - wall if max_seconds else None  # a resumed run's time counts
+    rows = train_epochs(
+        model, trainer, split, s.batch_size, device, epoch, last, kind, s.max_steps, left
+    )
     for row in rows:
         epoch, wall = row["epoch"], wall + row.pop("seconds")
         row["wall_s"] = round(wall, 2)

@@ -7,15 +7,15 @@ nanoGPT (github.com/karpathy/nanoGPT) runs from its own checkout, never copied h
 prepared by its own script from the same text (`cp data/tinyshakespeare.txt
 ../nanoGPT/data/shakespeare_char/input.txt && python ../nanoGPT/data/shakespeare_char/prepare.py`);
 its validation text is checked to be our held-out tail, character for character. Its README's CPU
-command is timed first, three times; the median wall time is the budget: each of our runs trains
-for as many optimizer steps as fit in it (`main.py --max-steps`, sized by a probe of the same model
-on the same machine just before), on the same 1,003,854 characters (`--val-tail 0.1`). Every model,
-nanoGPT's checkpoint included, is then scored exactly on the 111,540-character tail in blocks of 64
-and 256 (nanoGPT's protocol, every character once), read in order with the state carried, and
-adapting (dynamic evaluation with generate.py --adapt's settings). Results: results/peer.json,
-each of our runs' metrics in results/peer/, the best LSTM in checkpoints/nanogpt-split/. A run
-already in results/peer.json is skipped. Keep the machine otherwise idle while it runs: the budget
-is wall time.
+command is timed first, three times; the median wall time is the budget: each of our runs trains for
+as many optimizer steps as fit in it (`main.py --max-steps`, sized by a probe of the same model on
+the same machine just before; `--max-seconds` caps it should the machine slow down), on the same
+1,003,854 characters (`--val-tail 0.1`). Every model, nanoGPT's checkpoint included, is then scored
+exactly on the 111,540-character tail in blocks of 64 and 256 (nanoGPT's protocol, every character
+once), read in order with the state carried, and adapting (dynamic evaluation with generate.py
+--adapt's settings). Results: results/peer.json, each of our runs' metrics in results/peer/, the
+best LSTM in checkpoints/nanogpt-split/. A run already in results/peer.json is skipped. Keep the
+machine otherwise idle while it runs: the budget is wall time.
 
     OMP_NUM_THREADS=1 python -m results.peer --budget 30min --part 1/2 &   # and 2/2 beside it
 
@@ -184,7 +184,8 @@ def ours(
     folder = f"runs/peer/{name}"
     flags = ["--data", data, "--val-tail", str(VAL_TAIL), "--models", kind, "--hidden-size",
              str(width), "--seed", str(seed), "--epochs", str(math.ceil(steps / per_epoch)),
-             "--max-steps", str(steps), "--out-dir", folder, "--figures-dir", folder]  # fmt: skip
+             "--max-steps", str(steps), "--max-seconds", str(seconds), "--out-dir", folder,
+             "--figures-dir", folder]  # fmt: skip
     flags += [w for k, v in recipe.items() for w in (f"--{k.replace('_', '-')}", str(v))]
     flags += ["--threads", str(threads)] if threads else []
     subprocess.run([sys.executable, "main.py", *flags], cwd=ROOT, check=True)
@@ -192,11 +193,14 @@ def ours(
     (ROOT / "results" / "peer").mkdir(exist_ok=True)
     (ROOT / "results" / "peer" / f"{name}.json").write_text(json.dumps(metrics, indent=1) + "\n")
     r = metrics["models"][kind]
+    last = torch.load(ROOT / folder / f"{kind}.last.pt", weights_only=True)
+    taken = last["scheduler"]["last_epoch"]  # fewer than `steps` where the time ran out first
     tail = text[split.val_start :]
-    return dict(kind=kind, seed=seed, params=r["params"], width=width, steps=steps, budget_s=seconds,
+    return dict(kind=kind, seed=seed, params=r["params"], width=width, steps=steps,
+                steps_taken=taken, budget_s=seconds,
                 probe=dict(step_s=step, val_s=val), wall_s=r["history"][-1]["wall_s"],
                 recipe=recipe, threads=threads or torch.get_num_threads(),
-                chars_read=steps * s.batch_size * s.seq_len,
+                chars_read=taken * s.batch_size * s.seq_len,
                 dynamic=adapt(ROOT / folder / f"{kind}.pt", tail) if dynamic else None,
                 **{k: r["evaluation"][k] for k in r["evaluation"] if k.startswith("val_")})  # fmt: skip
 

@@ -263,3 +263,20 @@ def test_a_budget_beyond_the_run_changes_nothing():
     assert replace(s, max_steps=10_000).total_steps(93) == s.epochs * math.ceil(93 / s.batch_size)
     assert s.total_steps(93) == s.epochs * math.ceil(93 / s.batch_size)
     assert replace(s, max_steps=7).total_steps(93) == 7
+
+
+def test_max_seconds_stops_training_at_the_deadline_and_validates_there(tmp_path, monkeypatch):
+    clock = iter(range(10**6))  # a clock that advances a second each time it is read
+    monkeypatch.setattr(trainer.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(main, "draw_figures", lambda *a, **k: None)
+    data = tmp_path / "tiny.txt"
+    data.write_text(make_text(600), encoding="utf-8")
+    _, vocab, encoded = load_corpus(data)
+    per_epoch = math.ceil(len(make_split(encoded, 30).train) / 8)
+    flags = ("--batch-size", 8, "--max-seconds", 6)
+    main.main(train_args(data, tmp_path, *TINY, *flags, epochs=4))
+    m = json.loads((tmp_path / "metrics.json").read_text())["models"]["rnn"]
+    last = torch.load(tmp_path / "rnn.last.pt", weights_only=True)
+    # six seconds of this clock are a few of the first epoch's steps: it stops there, validated
+    assert [r["epoch"] for r in m["history"]] == [1]
+    assert 0 < last["scheduler"]["last_epoch"] < per_epoch
