@@ -82,3 +82,36 @@ def test_the_recipe_is_the_candidate_of_lowest_loss_on_the_held_out_training_tex
         "b": dict(val_blocks256_loss=1.5, val_loss=2.0),
     }
     assert peer.pick(choice) == "b"
+
+
+def long_runs(tmp_path, monkeypatch, static: list, dynamic: list) -> str:
+    """The long budget's block rendered from stand-in LSTM runs with these losses."""
+    from results.pages import common
+    from results.pages import peer as page
+
+    done = json.loads((ROOT / "results" / "peer.json").read_text())
+    lstm = dict(kind="lstm", budget="30min", width=255, params=2_122_175, val_stateful_loss=1.44)
+    done["runs"] = {
+        f"lstm-30min-seed{i}": lstm | dict(seed=i, val_blocks256_loss=s, dynamic=dict(loss=d))
+        for i, (s, d) in enumerate(zip(static, dynamic))
+    }
+    cand = dict(width=255, params=2_122_175, budget_s=900, steps=10, chars_read=4800, wall_s=900)
+    done["choice"] = {
+        "seq30": cand | dict(recipe={}, val_blocks256_loss=1.52),
+        "seq100": cand | dict(recipe={"seq_len": 100}, val_blocks256_loss=1.50),
+    }
+    done["nanogpt_gpu"] = dict(params_reported=10_646_784)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "peer.json").write_text(json.dumps(done))
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    assert peer.pick(done["choice"]) == "seq100"
+    return " ".join(page.peer_long().split())
+
+
+def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatch):
+    block = long_runs(tmp_path, monkeypatch, [1.46, 1.48, 1.4696], [1.34, 1.36, 1.30])
+    assert "blocks of 256 below 1.4697: 2 of 3" in block  # 1.4696 < 1.4697 < 1.48
+    assert "adapting below 1.3500: 2 of 3" in block
+    assert "state carried below 1.4500: 3 of 3" in block
+    assert "| `seq100` | seq_len 100 | 10 | 4,800 | 900 s | **1.5000** |" in block
+    assert "`seq100`, is every cell's recipe" in block

@@ -99,6 +99,7 @@ SOURCES = {
         ["models", "rnn", "evaluation", "test_loss"],
     ),
     "peer": ("results/peer.json", ["runs", "lstm-cpu-seed0", "val_blocks64_loss"]),
+    "peer-long": ("results/peer.json", ["choice", "seq30", "val_blocks256_loss"]),
     "peer-finding": ("results/peer.json", ["nanogpt", "blocks64", "loss"]),
     "small-advice": ("results/runs/small-e20-seed0.json", ["models", "rnn", "best", "val_loss"]),
 }

@@ -3,10 +3,13 @@ text, cut, protocol and CPU budget, on this machine."""
 
 import statistics
 
-from results.pages.common import load, mean_std, path, prose, table
+from results.pages.common import load, mean_std, path, prose, table, wrap
 from results.pages.reading import NANOGPT
 
 NANOGPT_CPU = dict(loss=1.88, params="0.8M", minutes=3)  # its README: the CPU command's result
+GPU_READ = (
+    5000 * 64 * 256
+)  # its GPU run's iterations x batch x block (config/train_shakespeare_char.py)
 TARGET_GAP = (
     0.15  # nats: the LSTM at nanoGPT's CPU budget below it by this, every seed (blocks of 64)
 )
@@ -44,7 +47,7 @@ def peer_table() -> str:
     p = peer()
     n = p["nanogpt"]
     rows = [
-        ["nanoGPT, its README (A100 GPU)", NANOGPT["params"], "", "about 3 min", "",
+        ["nanoGPT, its README (A100 GPU)", NANOGPT["params"], f"{GPU_READ:,}", "about 3 min", "",
          f"{NANOGPT['loss']:.4f} (estimate)", "", ""],
         ["nanoGPT, its README (CPU command)", NANOGPT_CPU["params"], "", "about 3 min",
          f"about {NANOGPT_CPU['loss']:.2f} (estimate)", "", "", ""],
@@ -74,8 +77,9 @@ def peer_table() -> str:
         back, the machine otherwise idle: nanoGPT's command (`{command}`) took {walls} s in {runs}
         runs, median {wall:.0f} s, and each of our runs trained for as many steps as fit in that
         median (sized by a probe of the same model just before; `python -m results.peer --nanogpt
-        DIR`); wall times are training and its validations, nanoGPT's the whole command.
-        Characters read: iterations x batch x block for nanoGPT, steps x batch x 30 characters for ours.""",
+        DIR`); the long budget's rows are described below the next table. Wall times are training
+        and its validations, nanoGPT's the whole command. Characters read: iterations x batch x
+        block for nanoGPT, steps x batch x chunk length for ours.""",
         tail=p["tail_chars"], iters=20, step=n["checkpoint_step"], machine=p["machine"],
         threads=n["threads"], torch=p["torch"], command=n["command"], wall=n["wall_s"],
         walls=", ".join(f"{w:.0f}" for w in n["walls_s"]), runs=len(n["walls_s"]),
@@ -88,17 +92,31 @@ def peer_finding() -> str:
     blocks = {k: [r["val_blocks64_loss"] for r in runs] for k, runs in kinds.items()}
     best = min(blocks, key=lambda k: statistics.mean(blocks[k]))
     gaps = [n["blocks64"]["loss"] - x for x in blocks["lstm"]]
-    return "- " + prose(
+    text = prose(
         """**On nanoGPT's own split and in its CPU command's wall time on this machine, the LSTM
         scores {lstm} nats/char in blocks of 64 against nanoGPT's {nano:.4f}** ({gaps} lower,
-        {seeds}){best}; adapting as it reads, the {best_kind} reaches {dyn}, nanoGPT's GPU model
-        {gpu:.4f} statically. [On nanoGPT's split](results/README.md#on-nanogpts-split)""",
+        {seeds}){best}.""",
         lstm=mean_std(blocks["lstm"]), nano=n["blocks64"]["loss"], seeds=seeds(len(gaps)),
         gaps=f"{min(gaps):.2f}" + (f" to {max(gaps):.2f}" if len(gaps) > 1 else ""),
         best="" if best == "lstm" else f", the {best.upper()} {mean_std(blocks[best])}",
-        best_kind=best.upper(), dyn=mean_std([r["dynamic"]["loss"] for r in kinds[best]]),
-        gpu=NANOGPT["loss"],
-    ).replace("\n", "\n  ")  # fmt: skip
+    )  # fmt: skip
+    long = by_kind(p["runs"], "30min").get("lstm")
+    if not long:
+        dyn = mean_std([r["dynamic"]["loss"] for r in kinds[best]])
+        text += f" Adapting as it reads, the {best.upper()} reaches {dyn}, nanoGPT's GPU model"
+        text += f" {NANOGPT['loss']:.4f} statically."
+    else:
+        text += " " + prose(
+            """**In half an hour of both cores, the LSTM at a fifth of the parameters of nanoGPT's
+            GPU model scores {static} in blocks of 256 against its {gpu:.4f}** ({seeds}, width
+            {width}); {stateful} with its state carried, {dynamic} adapting as it reads.""",
+            static=mean_std([r["val_blocks256_loss"] for r in long]), gpu=NANOGPT["loss"],
+            seeds=seeds(len(long)), width=long[0]["width"],
+            stateful=mean_std([r["val_stateful_loss"] for r in long]),
+            dynamic=mean_std([r["dynamic"]["loss"] for r in long]),
+        )  # fmt: skip
+    link = "[On nanoGPT's split](results/README.md#on-nanogpts-split)"
+    return "- " + wrap(f"{text} {link}").replace("\n", "\n  ")
 
 
 TARGETS = {  # the long budget's targets for the LSTM: nanoGPT's GPU figure statically, and beyond
@@ -112,8 +130,14 @@ def score(run: dict, key: str) -> float:
     return run["dynamic"]["loss"] if key == "dynamic" else run[key]
 
 
+def met(runs: list, key: str, target: float) -> str:
+    """How many seeds score below `target` in `key`, and their mean ± std."""
+    scores = [score(r, key) for r in runs]
+    return f"{sum(x < target for x in scores)} of {len(scores)} ({mean_std(scores)})"
+
+
 def peer_long() -> str:
-    """The long budget: the recipe chosen on the training text, and the LSTM against its targets."""
+    """The long budget: the recipe chosen on the training text, each cell's size, the targets."""
     p = peer()
     choice, gpu = p["choice"], p["nanogpt_gpu"]
     chosen = min(choice, key=lambda name: choice[name]["val_blocks256_loss"])
@@ -122,32 +146,33 @@ def peer_long() -> str:
         loss = f"{r['val_blocks256_loss']:.4f}"
         recipe = ", ".join(f"{k} {v}" for k, v in r["recipe"].items()) or "the LSTM's default"
         rows.append([f"`{name}`", recipe, f"{r['steps']:,}", f"{r['chars_read']:,}",
-                     f"**{loss}**" if name == chosen else loss])  # fmt: skip
+                     f"{r['wall_s']:.0f} s", f"**{loss}**" if name == chosen else loss])  # fmt: skip
+    header = ["candidate", "recipe (over the default)", "steps", "characters read", "wall time",
+              "held-out training text, blocks of 256"]  # fmt: skip
     first = next(iter(choice.values()))
-    lstm = by_kind(p["runs"], "30min").get("lstm", [])
-    met = "; ".join(
-        f"{what} below {target:.4f}: {sum(score(r, key) < target for r in lstm)} of {len(lstm)}"
-        f" seeds ({mean_std([score(r, key) for r in lstm])})"
+    cells = by_kind(p["runs"], "30min")
+    sizes = ", ".join(f"{k.upper()} {r[0]['width']} ({r[0]['params']:,})" for k, r in cells.items())
+    lstm = cells.get("lstm", [])
+    targets = "; ".join(
+        f"{what} below {target:.4f}: {met(lstm, key, target)}"
         for what, (key, target) in TARGETS.items()
-    )  # fmt: skip
-    header = [
-        "candidate",
-        "recipe",
-        "steps",
-        "characters read",
-        "held-out training text, blocks of 256",
-    ]
+    )
+    targets = f"Seeds of the LSTM that meet each target on the validation tail: {targets}."
     return table(header, rows) + "\n\n" + prose(
-        """The long budget's recipe, chosen without the validation tail: each candidate trained the
-        LSTM at width {width} ({params:,} parameters, at most a fifth of nanoGPT's GPU model, which
-        counts {gpu:,} by its own class) for {choose} s at one thread on the first 90% of nanoGPT's
-        training text, scored in blocks of 256 on the last 10% of it; the lowest, `{chosen}`, is
-        every cell's recipe for the long runs (each cell at its widest under the same cap), one
-        thread for {long} s each (`python -m results.peer --budget 30min`). The LSTM's targets,
-        seeds that meet each: {met}.""",
+        """The long budget, half an hour of both cores per model, given as an hour of one thread
+        (two runs side by side; `python -m results.peer --budget 30min --part 1/2`, and `2/2`
+        beside it). Its recipe was chosen without the validation tail: each candidate trained the
+        LSTM at width {width} ({params:,} parameters) for {choose} s at one thread on the first 90%
+        of nanoGPT's training text and was scored in blocks of 256 on the last 10% of it (table:
+        nats/char, seed 0); the lowest, `{chosen}`, is every cell's recipe. Each cell is at its
+        widest under a fifth of nanoGPT's GPU model ({gpu:,} parameters, counted by its own class):
+        {sizes}. {targets} Each candidate's steps were sized by a probe just before it; the wall
+        time is what the run then took, up to {over:.0%} over its plan (the long runs are capped at
+        theirs by `main.py --max-seconds`).""",
         width=first["width"], params=first["params"], gpu=gpu["params_reported"],
-        choose=first["budget_s"], chosen=chosen, long=lstm[0]["budget_s"], met=met,
+        choose=first["budget_s"], chosen=chosen, sizes=sizes or "the runs are not in yet",
+        targets=targets if lstm else "", over=max(r["wall_s"] / r["budget_s"] for r in choice.values()) - 1,
     )  # fmt: skip
 
 
-BLOCKS = {"peer": peer_table, "peer-finding": peer_finding}
+BLOCKS = {"peer": peer_table, "peer-long": peer_long, "peer-finding": peer_finding}
