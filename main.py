@@ -179,7 +179,8 @@ def get_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=TYPES["count"], help="CPU threads (default: torch's)")
     p.add_argument("--max-seconds", type=TYPES["non-negative"], default=0.0,
                    help="stop a model's training once its training and validations took this "
-                   "many seconds, a cap on --max-steps for a slow machine (default: 0, none)")  # fmt: skip
+                   "many seconds, its cosine ending with the time if sooner than with the steps: "
+                   "a cap on --max-steps for a slow machine (default: 0, none)")  # fmt: skip
     p.add_argument("--out-dir", help=f"checkpoints and metrics (default: {RUNS}/<corpus name>/)")
     p.add_argument("--figures-dir", help="loss and accuracy figures (default: --out-dir)")
     p.add_argument("--eval-only", action="store_true", help="evaluate the checkpoints in --out-dir")

@@ -200,18 +200,27 @@ def run_epoch(
     return loss_sum.item() / n, correct.item() / n
 
 
-def lr_lambda(warmup_steps: int, total_steps: int, schedule: str):
-    """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine."""
+def lr_lambda(warmup_steps: int, total_steps: int, schedule: str, spent=None):
+    """Multiplier of the base learning rate at a step: linear warm-up, then constant or cosine.
+    With `spent` (a function: the share of a time budget used so far), the cosine's progress is
+    the further of the steps' and the time's, so that it ends with the time on a slow machine."""
 
     def factor(step: int) -> float:
         if step < warmup_steps:
             return (step + 1) / warmup_steps
         if schedule == "constant":
             return 1.0
-        progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        progress = min(1.0, max(progress, spent()) if spent else progress)
         return 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def schedule(s: Settings, num_train: int, spent=None):
+    """The learning-rate multiplier of a run of `s` on `num_train` chunks (lr_lambda)."""
+    total_steps = s.total_steps(num_train)
+    return lr_lambda(min(s.warmup_steps, total_steps // 10), total_steps, s.schedule, spent)
 
 
 def make_optimizer(model, s: Settings) -> torch.optim.Optimizer:
@@ -237,10 +246,7 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     model = build_model(s.model_config(kind, vocab_size)).to(device)
     init_recurrent(model, s.init_gain, s.forget_bias)
     optimizer = make_optimizer(model, s)
-    total_steps = s.total_steps(len(split.train))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_lambda(min(s.warmup_steps, total_steps // 10), total_steps, s.schedule)
-    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule(s, len(split.train)))
     ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(s.ema)) if s.ema else None
     shiftable = split.shiftable if s.shift else None
     return model, Trainer(optimizer, scheduler, s.grad_clip, ema, generator, shiftable)
@@ -256,15 +262,13 @@ def train_epochs(
     last,
     desc="",
     max_steps=0,
-    budget_s=None,
+    end=None,
 ):
     """Train epochs first+1..last, yielding each one's row: losses, accuracies and its seconds.
     With `max_steps`, training stops once the run has taken that many optimizer steps, mid-epoch
     if need be; that last, shorter epoch is validated and yields its row like the others. With
-    `budget_s`, it also stops once that much time has passed, leaving room for a validation as long
-    as the last one: a cap for a machine slower than planned (the schedule is still laid over
-    max_steps, whose last steps are the ones cut)."""
-    end = None if budget_s is None else time.perf_counter() + budget_s
+    `end` (a time.perf_counter() time), it also stops there, leaving room for a validation as long
+    as the last one: a cap for a machine slower than planned."""
     val_s = 0.0  # the last validation's seconds
     for epoch in range(first + 1, last + 1):
         left = max_steps - trainer.steps if max_steps else None  # the steps the budget allows
@@ -430,9 +434,14 @@ def train_model(
     extra = dict(settings=asdict(s), corpus=corpus)
     stopped = s.patience and best and epoch - best["epoch"] >= s.patience  # before an interruption
     last = epoch if stopped else s.epochs
-    left = max_seconds - wall if max_seconds else None  # a resumed run's time counts
+    end = None
+    if max_seconds:  # a resumed run's time counts; the cosine ends with the time, if sooner
+        begin, left = time.perf_counter(), max_seconds - wall
+        end = begin + left
+        spent = lambda: (time.perf_counter() - begin) / left  # noqa: E731
+        trainer.scheduler.lr_lambdas[0] = schedule(s, len(split.train), spent)
     rows = train_epochs(
-        model, trainer, split, s.batch_size, device, epoch, last, kind, s.max_steps, left
+        model, trainer, split, s.batch_size, device, epoch, last, kind, s.max_steps, end
     )
     for row in rows:
         epoch, wall = row["epoch"], wall + row.pop("seconds")

@@ -9,13 +9,14 @@ prepared by its own script from the same text (`cp data/tinyshakespeare.txt
 its validation text is checked to be our held-out tail, character for character. Its README's CPU
 command is timed first, three times; the median wall time is the budget: each of our runs trains for
 as many optimizer steps as fit in it (`main.py --max-steps`, sized by a probe of the same model on
-the same machine just before; `--max-seconds` caps it should the machine slow down), on the same
-1,003,854 characters (`--val-tail 0.1`). Every model, nanoGPT's checkpoint included, is then scored
-exactly on the 111,540-character tail in blocks of 64 and 256 (nanoGPT's protocol, every character
-once), read in order with the state carried, and adapting (dynamic evaluation with generate.py
---adapt's settings). Results: results/peer.json, each of our runs' metrics in results/peer/, the
-best LSTM in checkpoints/nanogpt-split/. A run already in results/peer.json is skipped. Keep the
-machine otherwise idle while it runs: the budget is wall time.
+the same machine just before; `--max-seconds` caps it, the cosine ending with the time, should the
+machine slow down), on the same 1,003,854 characters (`--val-tail 0.1`). Every model, nanoGPT's
+checkpoint included, is then scored exactly on the 111,540-character tail in blocks of 64 and 256
+(nanoGPT's protocol, every character once), read in order with the state carried, and adapting
+(dynamic evaluation with generate.py --adapt's settings). Results: results/peer.json, each of our
+runs' metrics in results/peer/, the best LSTM in checkpoints/nanogpt-split/. A run already in
+results/peer.json is skipped. Keep the machine otherwise idle while it runs: the budget is wall
+time.
 
     OMP_NUM_THREADS=1 python -m results.peer --budget 30min --part 1/2 &   # and 2/2 beside it
 

@@ -279,4 +279,17 @@ def test_max_seconds_stops_training_at_the_deadline_and_validates_there(tmp_path
     last = torch.load(tmp_path / "rnn.last.pt", weights_only=True)
     # six seconds of this clock are a few of the first epoch's steps: it stops there, validated
     assert [r["epoch"] for r in m["history"]] == [1]
-    assert 0 < last["scheduler"]["last_epoch"] < per_epoch
+    taken = last["scheduler"]["last_epoch"]
+    assert 0 < taken < per_epoch
+    # and the cosine ended with the time, not at the steps of 4 epochs (still near its top there)
+    lr = last["optimizer"]["param_groups"][0]["lr"]
+    assert lr < 0.1 * m["settings"]["lr"] * trainer.lr_lambda(0, 4 * per_epoch, "cosine")(taken)
+
+
+def test_with_a_time_budget_the_cosine_follows_whichever_of_steps_and_time_is_further():
+    spent = iter([0.0, 0.5, 0.9])
+    f = trainer.lr_lambda(10, 110, "cosine", lambda: next(spent))
+    assert f(5) == 0.6  # warm-up: no time read
+    assert f(60) == pytest.approx(0.5)  # half the steps, no time: the steps lead
+    assert f(20) == pytest.approx(0.5)  # a tenth of the steps, half the time: the time leads
+    assert f(20) == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.9)))
