@@ -92,7 +92,10 @@ def long_runs(tmp_path, monkeypatch, static: list, dynamic: list) -> str:
     done = json.loads((ROOT / "results" / "peer.json").read_text())
     lstm = dict(kind="lstm", budget="30min", width=255, params=2_122_175, val_stateful_loss=1.44)
     done["runs"] = {
-        f"lstm-30min-seed{i}": lstm | dict(seed=i, val_blocks256_loss=s, dynamic=dict(loss=d))
+        f"lstm-30min-seed{i}": lstm
+        | dict(
+            seed=i, val_blocks256_loss=s, dynamic=dict(loss=d), steps=200, steps_taken=180 + 10 * i
+        )
         for i, (s, d) in enumerate(zip(static, dynamic))
     }
     cand = dict(width=255, params=2_122_175, budget_s=900, steps=10, chars_read=4800, wall_s=900)
@@ -115,3 +118,4 @@ def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatc
     assert "state carried below 1.4500: 3 of 3" in block
     assert "| `seq100` | seq_len 100 | 10 | 4,800 | 900 s | **1.5000** |" in block
     assert "`seq100`, is every cell's recipe" in block
+    assert "the runs took 90% to 100% of their planned steps" in block  # 180 and 200 of 200

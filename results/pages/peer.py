@@ -107,11 +107,11 @@ def peer_finding() -> str:
         text += f" {NANOGPT['loss']:.4f} statically."
     else:
         text += " " + prose(
-            """**In half an hour of both cores, the LSTM at a fifth of the parameters of nanoGPT's
-            GPU model scores {static} in blocks of 256 against its {gpu:.4f}** ({seeds}, width
-            {width}); {stateful} with its state carried, {dynamic} adapting as it reads.""",
+            """**In half an hour of both cores, the LSTM ({params:,} parameters, a fifth of nanoGPT's
+            GPU model) scores {static} in blocks of 256 against that model's {gpu:.4f}** ({seeds});
+            {stateful} with its state carried, {dynamic} adapting as it reads.""",
             static=mean_std([r["val_blocks256_loss"] for r in long]), gpu=NANOGPT["loss"],
-            seeds=seeds(len(long)), width=long[0]["width"],
+            seeds=seeds(len(long)), params=long[0]["params"],
             stateful=mean_std([r["val_stateful_loss"] for r in long]),
             dynamic=mean_std([r["dynamic"]["loss"] for r in long]),
         )  # fmt: skip
@@ -158,6 +158,10 @@ def peer_long() -> str:
         for what, (key, target) in TARGETS.items()
     )
     targets = f"Seeds of the LSTM that meet each target on the validation tail: {targets}."
+    shares = [r["steps_taken"] / r["steps"] for rs in cells.values() for r in rs]
+    taken = ""
+    if shares:
+        taken = f": the runs took {min(shares):.0%} to {max(shares):.0%} of their planned steps"
     return table(header, rows) + "\n\n" + prose(
         """The long budget, half an hour of both cores per model, given as an hour of one thread
         (two runs side by side; `python -m results.peer --budget 30min --part 1/2`, and `2/2`
@@ -166,12 +170,14 @@ def peer_long() -> str:
         of nanoGPT's training text and was scored in blocks of 256 on the last 10% of it (table:
         nats/char, seed 0); the lowest, `{chosen}`, is every cell's recipe. Each cell is at its
         widest under a fifth of nanoGPT's GPU model ({gpu:,} parameters, counted by its own class):
-        {sizes}. {targets} Each candidate's steps were sized by a probe just before it; the wall
-        time is what the run then took, up to {over:.0%} over its plan (the long runs are capped at
-        theirs by `main.py --max-seconds`).""",
+        {sizes}. {targets} Each run's steps were sized by a probe of the same model just before
+        it; a candidate's wall time is what it then took, up to {over:.0%} over its plan. The long
+        runs are held to their hour by `main.py --max-seconds`, the cosine ending with the time
+        where the machine is slower than its probe{taken}.""",
         width=first["width"], params=first["params"], gpu=gpu["params_reported"],
         choose=first["budget_s"], chosen=chosen, sizes=sizes or "the runs are not in yet",
-        targets=targets if lstm else "", over=max(r["wall_s"] / r["budget_s"] for r in choice.values()) - 1,
+        targets=targets if lstm else "", taken=taken,
+        over=max(r["wall_s"] / r["budget_s"] for r in choice.values()) - 1,
     )  # fmt: skip
 
 
