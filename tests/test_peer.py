@@ -59,6 +59,16 @@ def test_each_shipped_lstm_rescores_to_the_reported_number(budget):
     )
 
 
+@pytest.mark.parametrize("budget", sorted(SHIPPED_RUNS))
+def test_each_shipped_lstm_is_small_and_loads_as_float32(budget):
+    path = SHIPPED.with_name(f"lstm-{budget}.pt")
+    assert path.stat().st_size < 8 * 2**20  # git keeps every version
+    model, ckpt = load_checkpoint(path)
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+    half = {v.dtype for v in torch.load(path, weights_only=True)["model"].values()}
+    assert half == ({torch.float16} if budget in peer.HALF else {torch.float32})
+
+
 def test_a_run_takes_the_most_steps_whose_training_and_validations_fit_the_budget():
     step, val, per_epoch = 0.01, 2.0, 5000
     steps = peer.steps_in(100.0, step, val, per_epoch)
@@ -118,4 +128,4 @@ def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatc
     assert "state carried below 1.4500: 3 of 3" in block
     assert "| `seq100` | seq_len 100 | 10 | 4,800 | 900 s | **1.5000** |" in block
     assert "`seq100`, is every cell's recipe" in block
-    assert "the runs took 90% to 100% of their planned steps" in block  # 180 and 200 of 200
+    assert "the runs took 90% to 100% of their planned steps" in block  # 180 to 200 of 200

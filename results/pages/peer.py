@@ -161,7 +161,8 @@ def peer_long() -> str:
     shares = [r["steps_taken"] / r["steps"] for rs in cells.values() for r in rs]
     taken = ""
     if shares:
-        taken = f": the runs took {min(shares):.0%} to {max(shares):.0%} of their planned steps"
+        few = f"{min(shares):.0%} to {max(shares):.0%} of their" if min(shares) < 1 else "all their"
+        taken = f": the runs took {few} planned steps"
     return table(header, rows) + "\n\n" + prose(
         """The long budget, half an hour of both cores per model, given as an hour of one thread
         (two runs side by side; `python -m results.peer --budget 30min --part 1/2`, and `2/2`
@@ -173,7 +174,9 @@ def peer_long() -> str:
         {sizes}. {targets} Each run's steps were sized by a probe of the same model just before
         it; a candidate's wall time is what it then took, up to {over:.0%} over its plan. The long
         runs are held to their hour by `main.py --max-seconds`, the cosine ending with the time
-        where the machine is slower than its probe{taken}.""",
+        where the machine is slower than its probe{taken}. Like nanoGPT, which keeps the checkpoint
+        of its best validation estimate, each run keeps its epoch of lowest validation loss (the
+        tail in chunks).""",
         width=first["width"], params=first["params"], gpu=gpu["params_reported"],
         choose=first["budget_s"], chosen=chosen, sizes=sizes or "the runs are not in yet",
         targets=targets if lstm else "", taken=taken,
