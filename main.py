@@ -260,18 +260,8 @@ def train_all(
     for kind in kinds:
         s = settings[kind]
         try:
-            record = train_model(
-                kind,
-                s,
-                corpus.split,
-                corpus.vocab,
-                corpus.record,
-                out_dir,
-                device,
-                resume,
-                init,
-                seconds,
-            )
+            record = train_model(kind, s, corpus.split, corpus.vocab, corpus.record, out_dir,
+                                 device, resume, init, seconds)  # fmt: skip
         except (KeyboardInterrupt, TrainingError) as e:
             last_path = out_dir / f"{kind}.last.pt"
             if last_path.exists():
@@ -342,17 +332,8 @@ def train(args, flags: dict, path: Path, held_out: dict, command: str, started: 
             print(warning, file=sys.stderr)
     print("epoch lines: * marks a new best validation loss, whose weights <model>.pt keeps")
     init = Path(args.init_from) if args.init_from else None
-    records, status = train_all(
-        args.models,
-        settings,
-        corpus,
-        out_dir,
-        args.device,
-        args.eval_context,
-        args.resume,
-        init,
-        args.max_seconds,
-    )
+    records, status = train_all(args.models, settings, corpus, out_dir, args.device,
+                                args.eval_context, args.resume, init, args.max_seconds)  # fmt: skip
     if records:
         metrics = dict(command=command, flags=flags, preset=args.preset, corpus=corpus.record)
         metrics |= dict(device=str(args.device), machine=machine(args.device), threads=threads)
