@@ -156,17 +156,8 @@ def count_correct(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == targets).sum()
 
 
-def run_epoch(
-    model,
-    chunks: Chunks,
-    ids,
-    batch_size: int,
-    device,
-    trainer=None,
-    desc="",
-    max_steps=None,
-    deadline=None,
-):
+def run_epoch(model, chunks: Chunks, ids, batch_size: int, device, trainer=None, desc="",
+              max_steps=None, deadline=None):  # fmt: skip
     """One pass over chunk `ids` -> (loss, accuracy) per character, exact over every scored one.
     With a `trainer` it shuffles, shifts and takes a step per batch, stopping after `max_steps`
     batches when given, or at time.perf_counter() `deadline` (the loss then over the batches
@@ -252,18 +243,8 @@ def setup_training(kind: str, s: Settings, vocab_size: int, split: Split, device
     return model, Trainer(optimizer, scheduler, s.grad_clip, ema, generator, shiftable)
 
 
-def train_epochs(
-    model,
-    trainer: Trainer,
-    split: Split,
-    batch_size,
-    device,
-    first,
-    last,
-    desc="",
-    max_steps=0,
-    end=None,
-):
+def train_epochs(model, trainer: Trainer, split: Split, batch_size, device, first, last, desc="",
+                 max_steps=0, end=None):  # fmt: skip
     """Train epochs first+1..last, yielding each one's row: losses, accuracies and its seconds.
     With `max_steps`, training stops once the run has taken that many optimizer steps, mid-epoch
     if need be; that last, shorter epoch is validated and yields its row like the others. With
