@@ -94,8 +94,8 @@ def test_the_recipe_is_the_candidate_of_lowest_loss_on_the_held_out_training_tex
     assert peer.pick(choice) == "b"
 
 
-def long_runs(tmp_path, monkeypatch, static: list, dynamic: list) -> str:
-    """The long budget's block rendered from stand-in LSTM runs with these losses."""
+def long_runs(tmp_path, monkeypatch, static: list, dynamic: list, block="peer_long", more=()):
+    """The long budget's block rendered from stand-in LSTM runs with these losses (and `more`)."""
     from results.pages import common
     from results.pages import peer as page
 
@@ -107,7 +107,7 @@ def long_runs(tmp_path, monkeypatch, static: list, dynamic: list) -> str:
             seed=i, val_blocks256_loss=s, dynamic=dict(loss=d), steps=200, steps_taken=180 + 10 * i
         )
         for i, (s, d) in enumerate(zip(static, dynamic))
-    }
+    } | dict(more)
     cand = dict(width=255, params=2_122_175, budget_s=900, steps=10, chars_read=4800, wall_s=900)
     done["choice"] = {
         "seq30": cand | dict(recipe={}, val_blocks256_loss=1.52),
@@ -118,7 +118,7 @@ def long_runs(tmp_path, monkeypatch, static: list, dynamic: list) -> str:
     (tmp_path / "results" / "peer.json").write_text(json.dumps(done))
     monkeypatch.setattr(common, "ROOT", tmp_path)
     assert peer.pick(done["choice"]) == "seq100"
-    return " ".join(page.peer_long().split())
+    return " ".join(getattr(page, block)().split())
 
 
 def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatch):
@@ -129,3 +129,19 @@ def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatc
     assert "| `seq100` | seq_len 100 | 10 | 4,800 | 900 s | **1.5000** |" in block
     assert "`seq100`, is every cell's recipe" in block
     assert "the runs took 90% to 100% of their planned steps" in block  # 180 to 200 of 200
+
+
+def test_the_finding_gives_the_other_cells_at_the_long_budget(tmp_path, monkeypatch):
+    rnn = dict(kind="rnn", budget="30min", val_stateful_loss=1.5, dynamic=dict(loss=1.4))
+    done = json.loads((ROOT / "results" / "peer.json").read_text())["runs"]
+    more = {k: r for k, r in done.items() if r["budget"] == "cpu"}  # the CPU budget's, as they are
+    more |= {
+        f"rnn-30min-seed{i}": rnn | dict(seed=i, val_blocks256_loss=x)
+        for i, x in [(0, 1.5), (1, 1.52)]
+    }
+    finding = long_runs(tmp_path, monkeypatch, [1.46, 1.48], [1.34, 1.36], "peer_finding", more)
+    assert (
+        "the LSTM (2,122,175 parameters, a fifth of nanoGPT's GPU model) scores 1.4700 ± 0.0141"
+        in finding
+    )
+    assert "At that budget and size, in blocks of 256: the RNN 1.5100 ± 0.0141." in finding

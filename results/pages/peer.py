@@ -100,7 +100,8 @@ def peer_finding() -> str:
         gaps=f"{min(gaps):.2f}" + (f" to {max(gaps):.2f}" if len(gaps) > 1 else ""),
         best="" if best == "lstm" else f", the {best.upper()} {mean_std(blocks[best])}",
     )  # fmt: skip
-    long = by_kind(p["runs"], "30min").get("lstm")
+    cells = by_kind(p["runs"], "30min")
+    long = cells.get("lstm")
     if not long:
         dyn = mean_std([r["dynamic"]["loss"] for r in kinds[best]])
         text += f" Adapting as it reads, the {best.upper()} reaches {dyn}, nanoGPT's GPU model"
@@ -115,6 +116,10 @@ def peer_finding() -> str:
             stateful=mean_std([r["val_stateful_loss"] for r in long]),
             dynamic=mean_std([r["dynamic"]["loss"] for r in long]),
         )  # fmt: skip
+        others = [f"the {k.upper()} {mean_std([r['val_blocks256_loss'] for r in runs])}"
+                  for k, runs in cells.items() if k != "lstm"]  # fmt: skip
+        if others:
+            text += f" At that budget and size, in blocks of 256: {', '.join(others)}."
     link = "[On nanoGPT's split](results/README.md#on-nanogpts-split)"
     return "- " + wrap(f"{text} {link}").replace("\n", "\n  ")
 
