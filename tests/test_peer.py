@@ -104,7 +104,12 @@ def long_runs(tmp_path, monkeypatch, static: list, dynamic: list, block="peer_lo
     done["runs"] = {
         f"lstm-30min-seed{i}": lstm
         | dict(
-            seed=i, val_blocks256_loss=s, dynamic=dict(loss=d), steps=200, steps_taken=180 + 10 * i
+            seed=i,
+            val_blocks256_loss=s,
+            dynamic=dict(loss=d),
+            steps=200,
+            steps_taken=180 + 10 * i,
+            chars_read=1000 * (i + 1),
         )
         for i, (s, d) in enumerate(zip(static, dynamic))
     } | dict(more)
@@ -129,6 +134,7 @@ def test_the_long_budget_counts_the_seeds_below_each_target(tmp_path, monkeypatc
     assert "| `seq100` | seq_len 100 | 10 | 4,800 | 900 s | **1.5000** |" in block
     assert "`seq100`, is every cell's recipe" in block
     assert "the runs took 90% to 100% of their planned steps" in block  # 180 to 200 of 200
+    assert "what an hour reads: LSTM 1,000 to 3,000 characters." in block
 
 
 def test_the_finding_gives_the_other_cells_at_the_long_budget(tmp_path, monkeypatch):

@@ -168,6 +168,14 @@ def peer_long() -> str:
     if shares:
         few = f"{min(shares):.0%} to {max(shares):.0%} of their" if min(shares) < 1 else "all their"
         taken = f": the runs took {few} planned steps"
+    reads = {k: [chars_read(r) for r in rs] for k, rs in cells.items()}
+    ranges = [f"{k.upper()} {min(c):,} to {max(c):,}" for k, c in reads.items() if len(c) > 1]
+    spread = ""
+    if ranges:
+        spread = (
+            "The machine's speed differs from one session to the next, and with it what an hour"
+        )
+        spread += f" reads: {', '.join(ranges)} characters."
     return table(header, rows) + "\n\n" + prose(
         """The long budget, half an hour of both cores per model, given as an hour of one thread
         (two runs side by side; `python -m results.peer --budget 30min --part 1/2`, and `2/2`
@@ -179,12 +187,12 @@ def peer_long() -> str:
         {sizes}. {targets} Each run's steps were sized by a probe of the same model just before
         it; a candidate's wall time is what it then took, up to {over:.0%} over its plan. The long
         runs are held to their hour by `main.py --max-seconds`, the cosine ending with the time
-        where the machine is slower than its probe{taken}. Like nanoGPT, which keeps the checkpoint
+        where the machine is slower than its probe{taken}. {spread} Like nanoGPT, which keeps the checkpoint
         of its best validation estimate, each run keeps its epoch of lowest validation loss (the
         tail in chunks).""",
         width=first["width"], params=first["params"], gpu=gpu["params_reported"],
         choose=first["budget_s"], chosen=chosen, sizes=sizes or "the runs are not in yet",
-        targets=targets if lstm else "", taken=taken,
+        targets=targets if lstm else "", taken=taken, spread=spread,
         over=max(r["wall_s"] / r["budget_s"] for r in choice.values()) - 1,
     )  # fmt: skip
 
