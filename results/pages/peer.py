@@ -170,12 +170,10 @@ def peer_long() -> str:
         taken = f": the runs took {few} planned steps"
     reads = {k: [chars_read(r) for r in rs] for k, rs in cells.items()}
     ranges = [f"{k.upper()} {min(c):,} to {max(c):,}" for k, c in reads.items() if len(c) > 1]
-    spread = ""
-    if ranges:
-        spread = (
-            "The machine's speed differs from one session to the next, and with it what an hour"
-        )
-        spread += f" reads: {', '.join(ranges)} characters."
+    lead = (
+        "The machine's speed differs from one session to the next, and with it what an hour reads"
+    )
+    spread = f"{lead}: {', '.join(ranges)} characters." if ranges else ""
     return table(header, rows) + "\n\n" + prose(
         """The long budget, half an hour of both cores per model, given as an hour of one thread
         (two runs side by side; `python -m results.peer --budget 30min --part 1/2`, and `2/2`
