@@ -151,3 +151,27 @@ def test_the_finding_gives_the_other_cells_at_the_long_budget(tmp_path, monkeypa
         in finding
     )
     assert "At that budget and size, in blocks of 256: the RNN 1.5100 ± 0.0141." in finding
+
+
+@pytest.mark.parametrize(
+    "rnn, said",
+    [
+        (
+            (1.5, 1.52),
+            "cells' means, lowest first, run RNN, LSTM at nanoGPT's CPU time and LSTM, RNN",
+        ),
+        ((1.40, 1.41), "cells keep their order at both budgets: RNN, LSTM, by mean."),
+    ],
+)
+def test_the_long_budget_compares_the_cells_order_with_the_cpu_budgets(
+    tmp_path, monkeypatch, rnn, said
+):
+    done = json.loads((ROOT / "results" / "peer.json").read_text())["runs"]
+    more = {k: r for k, r in done.items() if r["budget"] == "cpu"}  # RNN 1.56, LSTM 1.67, GRU 1.76
+    more |= {
+        f"rnn-30min-seed{i}": dict(kind="rnn", budget="30min", seed=i, width=507, params=2_126_423)
+        | dict(val_blocks256_loss=x, steps=200, steps_taken=200, chars_read=1000)
+        for i, x in enumerate(rnn)
+    }
+    block = long_runs(tmp_path, monkeypatch, [1.46, 1.48], [1.34, 1.36], more=more)
+    assert f"In blocks of 256 the {said}" in block  # the GRU, at the CPU budget only, left out

@@ -43,6 +43,30 @@ def by_kind(runs: dict, budget: str = "cpu") -> dict:
     return kinds
 
 
+def order(runs: dict, budget: str) -> list:
+    """The cells at `budget`, lowest mean loss in blocks of 256 first."""
+    kinds = by_kind(runs, budget)
+    return sorted(kinds, key=lambda k: statistics.mean(r["val_blocks256_loss"] for r in kinds[k]))
+
+
+def orders(runs: dict) -> str:
+    """A sentence on the cells' order at the two budgets (those run at both)."""
+    cpu, hour = order(runs, "cpu"), order(runs, "30min")
+    cpu, hour = [k for k in cpu if k in hour], [k for k in hour if k in cpu]
+    names = lambda ks: ", ".join(k.upper() for k in ks)  # noqa: E731
+    if len(hour) < 2:
+        return ""
+    if cpu == hour:
+        return (
+            f"In blocks of 256 the cells keep their order at both budgets: {names(hour)}, by mean."
+        )
+    return (
+        f"In blocks of 256 the cells' means, lowest first, run {names(cpu)} at nanoGPT's CPU time"
+        f" and {names(hour)} in the hour; the budgets differ in size, recipe and time at once, so"
+        " neither order is the cell's alone."
+    )
+
+
 def peer_table() -> str:
     p = peer()
     n = p["nanogpt"]
@@ -182,7 +206,7 @@ def peer_long() -> str:
         of nanoGPT's training text and was scored in blocks of 256 on the last 10% of it (table:
         nats/char, seed 0); the lowest, `{chosen}`, is every cell's recipe. Each cell is at its
         widest under a fifth of nanoGPT's GPU model ({gpu:,} parameters, counted by its own class):
-        {sizes}. {targets} Each run's steps were sized by a probe of the same model just before
+        {sizes}. {targets} {orders} Each run's steps were sized by a probe of the same model just before
         it; a candidate's wall time is what it then took, up to {over:.0%} over its plan. The long
         runs are held to their hour by `main.py --max-seconds`, the cosine ending with the time
         where the machine is slower than its probe{taken}. {spread} Like nanoGPT, which keeps the checkpoint
@@ -190,7 +214,7 @@ def peer_long() -> str:
         tail in chunks).""",
         width=first["width"], params=first["params"], gpu=gpu["params_reported"],
         choose=first["budget_s"], chosen=chosen, sizes=sizes or "the runs are not in yet",
-        targets=targets if lstm else "", taken=taken, spread=spread,
+        targets=targets if lstm else "", taken=taken, spread=spread, orders=orders(p["runs"]),
         over=max(r["wall_s"] / r["budget_s"] for r in choice.values()) - 1,
     )  # fmt: skip
 
