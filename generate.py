@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import evaluation
-from dataset import CorpusError, Vocab, read_text, sha256
+from dataset import CorpusError, Vocab, read_text, sha256, tail_start
 from figures.draw import draw_heatmap
 from model import (
     CheckpointError,
@@ -216,6 +216,18 @@ def load(path: Path, device) -> tuple:
     return model, ckpt
 
 
+def trained_on(ckpt: dict) -> str:
+    """The text a checkpoint trained on, for --adapt-data: its corpus, less any held-out tail."""
+    corpus = ckpt.get("corpus", {})
+    if "path" not in corpus:
+        return "FILE, the text it trained on"
+    tail = ckpt.get("settings", {}).get("val_tail", 0)
+    if not tail:
+        return corpus["path"]
+    n = tail_start(corpus["chars"], tail)
+    return f"FILE, its training text: the first {n:,} characters of {corpus['path']}"
+
+
 def statistics(ckpt: dict, path: Path, model, adapt_data: str | None, read_path: str, device):
     """RMS's gradient statistics for adapting the model: over --adapt-data when given (never the
     text being read), else those the checkpoint stores."""
@@ -229,9 +241,8 @@ def statistics(ckpt: dict, path: Path, model, adapt_data: str | None, read_path:
             model, data, evaluation.STATS_SEG_LEN, evaluation.STATS_BATCH, device
         )
     if "grad_ms" not in ckpt:
-        trained_on = ckpt.get("corpus", {}).get("path", "the text it trained on")
-        raise ValueError(f"{path} stores no gradient statistics (written before checkpoints held "
-                         f"them): add --adapt-data {trained_on}")  # fmt: skip
+        raise ValueError(f"{path} stores no gradient statistics (an older checkpoint, or one "
+                         f"kept small): add --adapt-data {trained_on(ckpt)}")  # fmt: skip
     return [s.to(device) for s in ckpt["grad_ms"]]
 
 

@@ -345,6 +345,15 @@ def test_adapt_data_gives_the_statistics_a_checkpoint_stores(tmp_path, monkeypat
     assert texts[0] == texts[1]
 
 
+def test_a_checkpoint_without_statistics_names_the_text_it_trained_on():
+    """With a held-out tail the text it trained on is the corpus less the tail: for nanoGPT's split,
+    the first 1,003,854 characters of tiny-shakespeare (nanoGPT's own count)."""
+    corpus = dict(path="data/tinyshakespeare.txt", chars=1_115_394)
+    tail = generate.trained_on(dict(corpus=corpus, settings=dict(val_tail=0.1)))
+    assert tail.endswith("the first 1,003,854 characters of data/tinyshakespeare.txt")
+    assert generate.trained_on(dict(corpus=corpus, settings=dict(val_tail=0.0))) == corpus["path"]
+
+
 def test_dynamic_settings_are_the_ones_chosen_on_the_dev_plays():
     """evaluation.DYNAMIC (what generate.py --adapt uses) holds, per family, the dynamic setting with
     the lowest dev-plays loss in the committed search logs, and every row was read with it."""
