@@ -326,7 +326,7 @@ def main(argv=None):
 
 SCORE = {"cpu": "val_blocks64_loss", "30min": "val_blocks256_loss"}  # each budget's protocol
 # 2.1M parameters are 17 MB in float32 with their gradient statistics: the long budget's LSTM is
-# shipped in half precision (its losses move by under 1e-5), without them (--adapt-data gives them)
+# shipped in half precision (its static losses move by under 1e-5), without them (--adapt-data gives them)
 HALF = {"30min"}
 
 
