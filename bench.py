@@ -8,7 +8,7 @@ Timings drift ~20% between processes on a shared machine, so the contenders run 
 (A B A B ...) in this one process and only medians and ratios are reported; a ratio is the median of
 the per-round ratios, with their range.
 1. training throughput (characters/s) at batch 64: our step (trainer.run_epoch, fused Adam, the moving
-   average of the weights, and for the RNN model.tanh_recurrence) vs a faithful copy of the
+   average of the weights, and for the RNN and the GRU fused.recurrence) vs a faithful copy of the
    reference's (a Dataset building Python lists per item, a DataLoader, nn.RNN / nn.LSTM called as
    modules, per-tensor Adam, loss.item() every step), both without dropout as the reference trained;
    and ours with each model's default recipe (its batch size and dropout);

@@ -4,8 +4,8 @@
 
 embedding(V, H) -> nn.RNN, nn.LSTM or nn.GRU (H, H, num_layers, batch_first) -> linear(H, V).
 The three differ only in the recurrent layer and its cell function, looked up in RECURRENT and
-CELLS. On the CPU the RNN's forward runs its nn.RNN weights through tanh_recurrence: the same
-function, faster.
+CELLS. On the CPU the RNN's and the GRU's forward run their weights through fused.recurrence:
+the same function as nn.RNN's and nn.GRU's, faster (results/README.md, Speed).
 """
 
 import argparse
@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from fused import PARAMS, recurrence
+
 # A checkpoint is a dict of tensors and primitives (torch.load(..., weights_only=True)):
 #   format_version, config (ModelConfig as a dict), model (state_dict), vocab (str: index -> char),
 #   epoch, history (a row per epoch), best_val_loss;
@@ -29,7 +31,6 @@ from torch import nn
 FORMAT_VERSION = 1
 RECURRENT = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 CELLS = {"rnn": torch.rnn_tanh_cell, "lstm": torch.lstm_cell, "gru": torch.gru_cell}  # one step
-PARAMS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")  # per layer, in the cell functions' order
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class CharRNN(nn.Module):
     """Embedding -> stacked recurrent layers -> linear read-out, over characters."""
 
     kind = None  # set by the subclasses: a key of RECURRENT
-    fast_rnn = True  # the RNN on the CPU: tanh_recurrence instead of calling nn.RNN (same numbers)
+    fused = True  # the RNN and the GRU on the CPU: fused.recurrence instead of nn.RNN / nn.GRU
 
     def __init__(
         self, vocab_size: int, hidden_size: int = 128, num_layers: int = 4, dropout: float = 0.0
@@ -64,10 +65,9 @@ class CharRNN(nn.Module):
         """x: (B, T) character indices -> logits (B, T, V) and the final hidden state."""
         if hidden is None:
             hidden = self.init_hidden(x.shape[0], x.device)
-        fast = self.kind == "rnn" and self.fast_rnn and x.device.type == "cpu"
-        if fast and not (self.training and self.rnn.dropout):
-            out, hidden = tanh_recurrence(self.rnn, self.embedding(x.t()), hidden)  # time-major
-            return self.fc(out).transpose(0, 1), hidden
+        if self.fused and self.kind != "lstm" and x.device.type == "cpu":  # the same function
+            out, hidden = recurrence(self.rnn, self.embedding(x.t()), hidden, self.training)
+            return self.fc(out).transpose(0, 1), hidden  # out was time-major: (T, B, H)
         out, hidden = self.rnn(self.embedding(x), hidden)  # out: (B, T, H)
         return self.fc(out), hidden
 
@@ -109,54 +109,6 @@ class GRU(CharRNN):
 
 
 MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM, GRU)}
-
-
-# The RNN's CPU fast path: nn.RNN's layer function, computed with one autograd node per layer.
-
-
-class TanhRecurrence(torch.autograd.Function):
-    """h_t = tanh(a_t + h_{t-1} W^T) for t = 1..T: the sequential half of an nn.RNN layer, a (T, B,
-    H) time-major, with the input projection and both biases already in a_t. It returns every h_t.
-
-    nn.RNN on the CPU records a handful of autograd nodes per time step and layer, and at these
-    sizes (B x 128 by 128 x 128 products) that bookkeeping costs more than the arithmetic. Here each
-    step is one in-place matrix product and one elementwise op, forward and backward (BPTT written
-    out), and the weight gradient is a single product over all steps. The test suite checks values
-    and gradients against nn.RNN.
-    """
-
-    @staticmethod
-    def forward(ctx, a, h0, w):
-        out = a.clone()
-        h, w_t = h0, w.t()
-        for o in out.unbind(0):
-            o.addmm_(h, w_t).tanh_()
-            h = o
-        ctx.save_for_backward(h0, w, out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        h0, w, out = ctx.saved_tensors
-        # dz_t = (dL/dh_t + dz_{t+1} W) * (1 - h_t^2), built in place from the last step back
-        dz = grad_out.contiguous().clone()
-        dzs, slope = dz.unbind(0), (1 - out * out).unbind(0)
-        dzs[-1].mul_(slope[-1])
-        for t in range(len(dzs) - 2, -1, -1):
-            dzs[t].addmm_(dzs[t + 1], w).mul_(slope[t])
-        h_prev = torch.cat([h0[None], out[:-1]]).flatten(0, 1)
-        return dz, dzs[0] @ w, dz.flatten(0, 1).t() @ h_prev
-
-
-def tanh_recurrence(rnn: nn.RNN, x: torch.Tensor, hidden: torch.Tensor) -> tuple:
-    """nn.RNN's function (tanh, biases, no dropout) on time-major x (T, B, H) -> (out (T, B, H), h_T)."""
-    last = []
-    for layer, h0 in enumerate(hidden):
-        w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{name}_l{layer}") for name in PARAMS)
-        a = torch.addmm(b_ih + b_hh, x.flatten(0, 1), w_ih.t()).view(*x.shape[:2], -1)
-        x = TanhRecurrence.apply(a, h0, w_hh)
-        last.append(x[-1])
-    return x, torch.stack(last)
 
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per recurrent layer

@@ -39,7 +39,7 @@ class ReferenceDataset(torch.utils.data.Dataset):
 def as_reference(model):
     """A copy of `model` that calls nn.RNN / nn.LSTM as modules, as the reference does (no CPU fast path)."""
     plain = copy.deepcopy(model)
-    plain.fast_rnn = False
+    plain.fused = False
     return plain
 
 

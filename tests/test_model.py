@@ -5,7 +5,6 @@ import torch
 
 from model import (
     CheckpointError,
-    TanhRecurrence,
     VanillaLSTM,
     VanillaRNN,
     build_model,
@@ -57,47 +56,6 @@ def test_step_gives_the_same_logits_as_the_module(kind):
         hidden if kind == "lstm" else [hidden], full_hidden if kind == "lstm" else [full_hidden]
     ):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
-
-
-@pytest.mark.parametrize("given_state", [False, True])
-def test_fast_rnn_computes_what_nn_rnn_computes(given_state):
-    """The CPU fast path against nn.RNN itself, same weights: logits, final state, and every gradient."""
-    torch.manual_seed(0)
-    model = VanillaRNN(62).train()
-    x, y = torch.randint(0, 62, (16, 30)), torch.randint(0, 62, (16, 30))
-    hidden = torch.randn(4, 16, 128) if given_state else None
-    results = []
-    for fast in (False, True):
-        model.fast_rnn = fast
-        model.zero_grad()
-        logits, last = model(x, hidden)
-        loss = (
-            torch.nn.functional.cross_entropy(logits.reshape(-1, 62), y.reshape(-1))
-            + last.square().mean()
-        )
-        loss.backward()
-        results.append([logits, last] + [p.grad for p in model.parameters()])
-    for plain, fast in zip(*results):
-        torch.testing.assert_close(fast, plain, atol=1e-5, rtol=0)
-
-
-def test_tanh_recurrence_gradients_in_double_precision():
-    torch.manual_seed(0)
-    a, h0 = torch.randn(6, 3, 5, dtype=torch.double), torch.randn(3, 5, dtype=torch.double)
-    w = 0.5 * torch.randn(5, 5, dtype=torch.double)
-    assert torch.autograd.gradcheck(TanhRecurrence.apply, [t.requires_grad_() for t in (a, h0, w)])
-
-
-def test_fast_rnn_leaves_dropout_to_nn_rnn(monkeypatch):
-    """Dropout between layers in training is nn.RNN's own: the fast path is not taken then."""
-    calls = []
-    model = VanillaRNN(9, hidden_size=8, num_layers=2, dropout=0.5)
-    monkeypatch.setattr(
-        model.rnn, "forward", lambda *a: calls.append(1) or torch.nn.RNN.forward(model.rnn, *a)
-    )
-    model.train()(torch.zeros(2, 3, dtype=torch.long))
-    model.eval()(torch.zeros(2, 3, dtype=torch.long))
-    assert calls == [1]
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm"])
