@@ -85,27 +85,26 @@ class GruRecurrence(torch.autograd.Function):
         # Every gradient of step t is dL/dh_t times a factor known from the forward pass, so the
         # factors are computed for all steps at once and the loop is one product and two ops a step.
         da_n = torch.ops.aten.tanh_backward(1 - z, n)  # d(a_n) per unit of dh_t
-        sigmoid_backward = torch.ops.aten.sigmoid_backward
-        per_dh = torch.cat(
-            [sigmoid_backward(da_n * g_n, r), sigmoid_backward(h_prev - n, z), da_n * r], 2
-        )
-        dg = torch.empty_like(per_dh)  # d(g_t): (d pre-r, d pre-z, d g_n)
+        per_dh = torch.empty_like(g)  # (d pre-r, d pre-z, d g_n) per unit of dh_t
+        per_r, per_z, per_n = per_dh.split(hidden, 2)
+        sigmoid_backward = torch.ops.aten.sigmoid_backward.grad_input
+        sigmoid_backward(da_n * g_n, r, grad_input=per_r)
+        sigmoid_backward(h_prev - n, z, grad_input=per_z)
+        torch.mul(da_n, r, out=per_n)
+        dg = torch.empty_like(per_dh)  # d(g_t), then da
         dh = grad_out.contiguous().clone()  # becomes dL/dh_t, through every later step
-        shape = (batch, 3, hidden)
-        per_t, dg3, dg_t = (
-            per_dh.view(steps, *shape).unbind(0),
-            dg.view(steps, *shape).unbind(0),
-            dg.unbind(0),
-        )
+        per_t, dg3 = per_dh.view(steps, batch, 3, hidden), dg.view(steps, batch, 3, hidden)
+        per_t, dg3, dg_t = per_t.unbind(0), dg3.unbind(0), dg.unbind(0)
         dh_t, dh_b, z_t = dh.unbind(0), dh[:, :, None].unbind(0), z.unbind(0)
         for t in range(steps - 1, 0, -1):
             torch.mul(per_t[t], dh_b[t], out=dg3[t])
             dh_t[t - 1].addcmul_(dh_t[t], z_t[t]).addmm_(dg_t[t], w)
         torch.mul(per_t[0], dh_b[0], out=dg3[0])
         dh0 = torch.addmm(dh[0] * z[0], dg[0], w)
-        da = torch.cat([dg[..., : 2 * hidden], da_n.mul_(dh)], 2)
         flat = dg.flatten(0, 1)
-        return da, dh0, flat.t() @ h_prev.flatten(0, 1), flat.sum(0)
+        dw, db = flat.t() @ h_prev.flatten(0, 1), flat.sum(0)
+        torch.mul(da_n, dh, out=dg[..., 2 * hidden :])  # dg becomes da: d(a_r), d(a_z) as before
+        return dg, dh0, dw, db
 
 
 def layer_weights(rnn: nn.RNNBase, layer: int) -> list:
