@@ -40,7 +40,17 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from dataset import CorpusError, load_corpus, make_split
-from model import build_model, cpu_name, device_flag, machine
+from model import (
+    GATES,
+    LADDER,
+    RECURRENT,
+    build_model,
+    cpu_name,
+    device_flag,
+    machine,
+    num_params,
+    width_for,
+)
 from race import (
     BenchData,
     ReferenceDataset,
@@ -89,7 +99,7 @@ def ratios(a: list, b: list) -> dict:
 def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vocab: int) -> list:
     """(m, k, n, count) of the forward GEMMs of one step; a training step costs 3x their FLOPs
     (forward, plus gradients for inputs and weights): 3 * sum 2*m*k*n*count."""
-    gates = 4 if kind == "lstm" else 1
+    gates = GATES[kind]
     return [
         (
             batch * seq_len,
@@ -269,6 +279,79 @@ def sampling_speed(kind: str, vocab: str, reps: int, length: int, device) -> dic
     )
 
 
+CELL_STEP = dict(batch=16, seq_len=30, dropout=0.1, layers=4)  # every cell's step in cell_speed
+
+
+def cell_contenders(kind: str, budget: int, data: BenchData, steps: int, length: int, device):
+    """One cell at one budget: main.py's training step (run_epoch: fused Adam, the moving average)
+    at CELL_STEP's batch and dropout, sgemm on that step's shapes, and model.sample at batch 1."""
+    vocab_size, batch = data.vocab_size, CELL_STEP["batch"]
+    width = width_for(kind, budget, vocab_size)
+    torch.manual_seed(0)
+    config = dict(kind=kind, vocab_size=vocab_size, hidden_size=width, dropout=CELL_STEP["dropout"])
+    model = build_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=device.type != "mps")
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+    gen, chunks, ids = torch.Generator().manual_seed(0), data.split.chunks, data.split.train
+    gemms = step_gemms(kind, batch, CELL_STEP["seq_len"], width, CELL_STEP["layers"], vocab_size)
+    prompt = data.vocab.chars[0]
+    return (
+        width,
+        gemms,
+        {
+            "train": lambda: our_steps(
+                model, optimizer, ema, chunks, ids, batch, steps, gen, device
+            ),
+            "sgemm": lambda: sgemm_steps(gemms, steps, device),
+            "sample": lambda: (
+                length * len(sample(model, data.vocab.chars, [prompt], [0.7], length, [0]))
+            ),
+        },
+    )
+
+
+def cell_speed(data: BenchData, reps: int, steps: int, length: int, budgets, threads, device):
+    """Each cell's training and sampling step at every budget, for each thread count: per budget the
+    rounds interleave the RNN, the LSTM and the GRU (and sgemm on each one's shapes), so each ratio
+    to the LSTM is the median of ratios measured back to back."""
+    rows, all_threads = [], torch.get_num_threads()
+    for count in threads:
+        torch.set_num_threads(count)
+        for budget in budgets:
+            made = {k: cell_contenders(k, budget, data, steps, length, device) for k in RECURRENT}
+            contenders = {
+                (k, part): fn for k, (_, _, fns) in made.items() for part, fn in fns.items()
+            }
+            interleave(contenders, 1, device)  # warm-up
+            per_round = interleave(contenders, reps, device)
+            cells = {
+                k: cell_row(k, w, g, per_round, data.vocab_size) for k, (w, g, _) in made.items()
+            }
+            for kind, c in cells.items():
+                print(f"{count} thread(s), {budget:,} params, {kind}: step {c['step_ms']:.1f} ms, "
+                      f"{c['step_ratio']['median']:.2f}x the LSTM's, "
+                      f"{c['sgemm_fraction']['median']:.0%} of sgemm", flush=True)  # fmt: skip
+            rows.append(dict(threads=count, budget=budget, cells=cells))
+    torch.set_num_threads(all_threads)
+    return rows
+
+
+def cell_row(kind: str, width: int, gemms: list, per_round: dict, vocab_size: int) -> dict:
+    """A cell's numbers from the rounds: its step time, its step's and its sampling's time over the
+    LSTM's (round by round), and its FLOP rate over sgemm's on the same shapes."""
+    train, chars = per_round[(kind, "train")], CELL_STEP["batch"] * CELL_STEP["seq_len"]
+    flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / chars
+    return dict(
+        width=width,
+        params=num_params(kind, width, vocab_size),
+        step_ms=1e3 * chars / statistics.median(train),
+        step_ratio=ratios(per_round[("lstm", "train")], train),
+        sgemm_fraction=ratios([r * flops_per_char for r in train], per_round[(kind, "sgemm")]),
+        sampling_chars_s=round(statistics.median(per_round[(kind, "sample")])),
+        sampling_ratio=ratios(per_round[("lstm", "sample")], per_round[(kind, "sample")]),
+    )
+
+
 def get_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(usage="%(prog)s [options]", description=__doc__.split("\n")[0])
     p.add_argument(
@@ -322,6 +405,20 @@ def step_rates(data: BenchData, quick: bool, device) -> dict:
     return result
 
 
+def cell_rates(data: BenchData, quick: bool, device) -> dict:
+    """The per-cell table: every ladder budget on one thread and on all (--quick: two budgets, the
+    current thread count)."""
+    budgets = [num_params("lstm", w, data.vocab_size) for w in LADDER]
+    threads = (
+        sorted({1, torch.get_num_threads()}) if device.type == "cpu" else [torch.get_num_threads()]
+    )
+    if quick:
+        return dict(
+            cell_step=CELL_STEP, cells=cell_speed(data, 2, 2, 20, budgets[:2], threads[-1:], device)
+        )
+    return dict(cell_step=CELL_STEP, cells=cell_speed(data, 9, 8, 200, budgets, threads, device))
+
+
 def run_rates(data: BenchData, args) -> dict:
     """Time to quality, the whole run and peak memory."""
     recorded = time_to_quality_recorded(ROOT / "results" / "runs")
@@ -345,7 +442,8 @@ def main(argv=None):
     args = get_args(argv)
     data = bench_data(args.data)
     result = dict(machine=environment(args.device) | dict(quick=args.quick))
-    result |= step_rates(data, args.quick, args.device) | run_rates(data, args)
+    result |= step_rates(data, args.quick, args.device) | cell_rates(data, args.quick, args.device)
+    result |= run_rates(data, args)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=1) + "\n")
     keys = ("throughput_ratio", "sgemm_fraction", "time_to_quality_ratio", "whole_run_ratio")

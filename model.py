@@ -112,6 +112,7 @@ MODELS = {cls.kind: cls for cls in (VanillaRNN, VanillaLSTM, GRU)}
 
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}  # weight blocks per recurrent layer
+LADDER = (32, 64, 128, 256)  # the LSTM's widths that set the equal-parameter budgets
 
 
 def num_params(kind: str, hidden_size: int, vocab_size: int, num_layers: int = 4) -> int:

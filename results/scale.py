@@ -24,13 +24,12 @@ from pathlib import Path
 
 from data.prepare import HELD_OUT_FILES
 from dataset import STATEFUL, load_corpus
-from model import num_params, width_for
+from model import LADDER, num_params, width_for
 from trainer import RECIPES
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "scale"
 CELLS = ("rnn", "lstm", "gru")
-LSTM_WIDTHS = (32, 64, 128, 256)  # the LSTM's widths set the parameter budgets
 FRACTIONS = (0.125, 0.25, 0.5, 1.0)
 SEEDS = (0, 1, 2)
 PATIENCE = 3  # epochs of full data (3/f epochs at share f) without a better validation loss
@@ -43,7 +42,7 @@ def budget_name(params: int) -> str:
 def plan(vocab_size: int) -> list[dict]:
     """Every run of the grid, most informative first: seed 0 of every cell, budget and share, then
     seeds 1 and 2, the forget-gate ablation, then the largest budget and the learning-rate checks."""
-    budgets = [num_params("lstm", w, vocab_size) for w in LSTM_WIDTHS]
+    budgets = [num_params("lstm", w, vocab_size) for w in LADDER]
     runs = []
 
     def add(kind, budget, fraction, seed, tag="", **flags):
