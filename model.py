@@ -1,6 +1,7 @@
 """The three character models and the checkpoint format; no training code.
 
     python model.py checkpoints/lstm.pt    # what a checkpoint holds
+    python model.py --from-reference ../Language_Modeling_project    # the study's own weights
 
 embedding(V, H) -> nn.RNN, nn.LSTM or nn.GRU (H, H, num_layers, batch_first) -> linear(H, V).
 The three differ only in the recurrent layer and its cell function, looked up in RECURRENT and
@@ -290,10 +291,73 @@ def load_checkpoint(path, device="cpu") -> tuple[CharRNN, dict]:
     return model.to(device).eval(), checkpoint
 
 
+# The study's repository (github.com/SangbeomJeong/Language_Modeling_project, commit 20c4f8c) ships
+# its trained models as bare state_dicts of its Vanilla_RNN / Vanilla_LSTM: embedding `embed.*`,
+# recurrent layers `rnn.*` / `lstm.*`, read-out `fc.*`, vocabulary sorted(set(text)) of its file.
+REFERENCE_FILES = {"rnn": ("model_path_rnn.pth", "rnn."), "lstm": ("model_path_lstm.pth", "lstm.")}
+
+
+def from_reference(folder: Path, text: Path, out: Path) -> list[Path]:
+    """The study's two weight files in `folder` as checkpoints of this project in `out` (rnn.pt,
+    lstm.pt), with the vocabulary of the study's file `text`; the same function, key for key."""
+    vocab = "".join(sorted(set(text.read_text(encoding="utf-8"))))
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for kind, (name, prefix) in REFERENCE_FILES.items():
+        path = folder / name
+        if not path.is_file():
+            raise CheckpointError(
+                f"{path} not found: clone the study's repository, give its folder"
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)  # it saved CUDA tensors
+        rename = {"embed.": "embedding.", prefix: "rnn.", "fc.": "fc."}
+        ours = {}
+        for key, value in state.items():
+            old = next((p for p in rename if key.startswith(p)), None)
+            if old is None:
+                raise CheckpointError(f"{path}: {key!r} is not a weight of the study's {kind}")
+            ours[rename[old] + key[len(old) :]] = value
+        rows, hidden = state["embed.weight"].shape
+        if rows != len(vocab):
+            why = f"{rows} embedding rows, but {text} has {len(vocab)} distinct characters"
+            raise CheckpointError(f"{path}: {why}")
+        layers = sum(k.startswith(f"{prefix}weight_ih_l") for k in state)
+        model = build_model(dict(kind=kind, vocab_size=rows, hidden_size=hidden, num_layers=layers))
+        model.load_state_dict(ours)  # strict: every weight of the study's model, and only those
+        written.append(out / f"{kind}.pt")
+        save_checkpoint(written[-1], model, vocab, reference=name)
+    return written
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Print what a checkpoint holds.")
-    parser.add_argument("checkpoint", help="path to a .pt file written by main.py")
+    parser.add_argument("checkpoint", nargs="?", help="path to a .pt file written by main.py")
+    parser.add_argument("--from-reference", type=Path, metavar="DIR",
+                        help="convert the study's own weights in DIR (a clone of its "
+                        "repository) into checkpoints of this project")  # fmt: skip
+    parser.add_argument("--text", type=Path,
+                        help="the study's file, for its vocabulary (default: "
+                        "DIR/shakespeare_train.txt, else data/shakespeare_train.txt)")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=Path("checkpoints/reference"),
+                        help="where --from-reference writes rnn.pt and lstm.pt "
+                        "(default: %(default)s)")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.from_reference is not None:
+        candidates = [
+            args.from_reference / "shakespeare_train.txt",
+            Path("data/shakespeare_train.txt"),
+        ]
+        text = args.text or next((p for p in candidates if p.is_file()), candidates[0])
+        if not text.is_file():
+            parser.exit(1, f"model.py: error: the study's file not found: {text} (give --text)\n")
+        try:
+            for path in from_reference(args.from_reference, text, args.out):
+                print(f"wrote {path}")
+        except CheckpointError as e:
+            parser.exit(1, f"model.py: error: {e}\n")
+        return
+    if args.checkpoint is None:
+        parser.error("give a checkpoint, or --from-reference DIR")
     try:
         model, ckpt = load_checkpoint(args.checkpoint)
     except CheckpointError as e:
