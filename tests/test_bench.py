@@ -97,3 +97,41 @@ def test_a_failing_child_run_fails_the_bench(tmp_path):
 
     with pytest.raises(RuntimeError, match="main.py --models rnn failed with exit status 1"):
         bench.peak_memory_mb("rnn", str(tmp_path / "missing.txt"))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_a_cells_gemm_flops_are_six_per_weight_and_character(kind):
+    """step_gemms against the parameter count: every weight of the recurrent layers and the read-out
+    is two FLOPs per character forward, three times that in a training step."""
+    import bench
+    from model import num_params
+
+    hidden, vocab, layers = 48, 65, 4
+    weights = num_params(kind, hidden, vocab, layers) - 2 * vocab * hidden - vocab  # less embedding
+    weights -= layers * bench.GATES[kind] * 2 * hidden  # and the biases
+    weights += hidden * vocab  # the read-out's matrix is the only one counted twice above
+    gemms = bench.step_gemms(kind, 16, 30, hidden, layers, vocab)
+    flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (16 * 30)
+    assert flops_per_char == 6 * weights
+
+
+def test_a_cells_row_is_its_rounds_against_the_lstms(monkeypatch):
+    """cell_row: the step time from the median rate, ratios to the LSTM round by round, and the
+    FLOP rate over sgemm's."""
+    import bench
+
+    chars = bench.CELL_STEP["batch"] * bench.CELL_STEP["seq_len"]
+    per_round = {
+        ("lstm", "train"): [1000.0, 2000.0, 1500.0],
+        ("gru", "train"): [800.0, 1000.0, 1000.0],  # 1.25x, 2x, 1.5x the LSTM's time
+        ("gru", "sgemm"): [4e9, 4e9, 4e9],
+        ("lstm", "sample"): [100.0, 100.0, 100.0],
+        ("gru", "sample"): [50.0, 80.0, 100.0],
+    }
+    gemms = bench.step_gemms("gru", 16, 30, 10, 4, 20)
+    row = bench.cell_row("gru", 10, gemms, per_round, 20)
+    assert row["step_ms"] == pytest.approx(1e3 * chars / 1000.0)
+    assert row["step_ratio"] == dict(median=1.5, min=1.25, max=2.0)
+    flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / chars
+    assert row["sgemm_fraction"]["median"] == pytest.approx(1000.0 * flops_per_char / 4e9)
+    assert row["sampling_ratio"]["median"] == pytest.approx(1.25) and row["sampling_chars_s"] == 80

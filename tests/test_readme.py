@@ -98,6 +98,7 @@ SOURCES = {
         "results/scale/rnn-2.14M-f1-seed0.json",
         ["models", "rnn", "evaluation", "test_loss"],
     ),
+    "bench-cells": ("results/bench.json", ["cells", 0, "cells", "lstm", "step_ms"]),
     "peer": ("results/peer.json", ["runs", "lstm-cpu-seed0", "val_blocks64_loss"]),
     "peer-long": ("results/peer.json", ["choice", "seq30", "val_blocks256_loss"]),
     "peer-finding": ("results/peer.json", ["nanogpt", "blocks64", "loss"]),
@@ -157,3 +158,14 @@ def test_a_gap_within_the_seeds_spread_is_called_a_tie(render):
     assert common.versus([1.0, 1.2], [1.1, 1.1]) == "ties it"  # stdev 0.141 + 0 > 0
     assert common.versus([1.50, 1.52], [1.40, 1.42]) == "is 0.100 behind"  # 0.1 > 0.028
     assert common.versus([1.40, 1.42], [1.50, 1.52]) == "is 0.100 ahead"
+
+
+def test_the_first_screen_links_the_study_and_shows_its_curves():
+    """The README's first 50 lines: the study linked, the three cells named, the loss and accuracy
+    curves of the committed run, and the two commands."""
+    first = "\n".join((ROOT / "README.md").read_text().splitlines()[:50])
+    assert "https://github.com/SangbeomJeong/Language_Modeling_project" in first
+    assert all(name in first for name in ("RNN", "LSTM", "GRU"))
+    for figure in ("figures/loss.png", "figures/accuracy.png"):
+        assert f'src="{figure}"' in first and (ROOT / figure).is_file()
+    assert "python main.py && python generate.py" in first and "python -m pytest -q" in first

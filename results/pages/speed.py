@@ -1,6 +1,7 @@
 """Speed against the reference study's loops (results/bench.json, written by bench.py)."""
 
 from results.pages.common import load, table
+from results.scale import budget_name
 
 
 def bench() -> str:
@@ -90,4 +91,57 @@ def sampling_rows(b: dict) -> dict:
     }
 
 
-BLOCKS = {"bench": bench}
+def cells() -> str:
+    """Each cell's step at every ladder budget, against the LSTM's, one table per thread count."""
+    b = load("results/bench.json")
+    c, rows = b["cell_step"], b["cells"]
+    names = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
+    ratio = lambda r: f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f})"
+    out = [
+        f"Every cell's training step (main.py's loop: batch {c['batch']}, {c['seq_len']} characters, "
+        f"{c['layers']} layers, dropout {c['dropout']}, fused Adam, the moving average) at each "
+        "budget of the equal-parameter ladder, the three cells and sgemm on each one's shapes "
+        "interleaved round by round; a ratio is the median of the per-round ratios of the cell's "
+        "time to the LSTM's (their range in brackets), sampling at batch 1 (`python bench.py`):",
+    ]  # fmt: skip
+    for threads in sorted({r["threads"] for r in rows}):
+        table_rows = []
+        for r in (r for r in rows if r["threads"] == threads):
+            cell = r["cells"]
+            table_rows.append(
+                [budget_name(r["budget"])]
+                + [f"{cell['lstm']['step_ms']:.1f} ms"]
+                + [ratio(cell[k]["step_ratio"]) for k in ("rnn", "gru")]
+                + [" / ".join(f"{cell[k]['sgemm_fraction']['median']:.0%}" for k in names)]
+                + [" / ".join(f"{cell[k]['sampling_chars_s']:,}" for k in names)]
+            )
+        header = ["params", "LSTM step", "RNN step / LSTM's", "GRU step / LSTM's"]
+        header += ["share of sgemm: RNN / LSTM / GRU", "sampling chars/s: RNN / LSTM / GRU"]
+        out += ["", f"{threads} thread{'s' if threads > 1 else ''}:", "", table(header, table_rows)]
+    return "\n".join(out + ["", targets(rows)])
+
+
+def targets(rows: list) -> str:
+    """The two largest budgets against the targets: each step within 1.15x the LSTM's, and the
+    LSTM's step at 60% of sgemm's rate on its shapes."""
+    top = sorted({r["budget"] for r in rows})[-2:]
+    at = lambda kind, key: ", ".join(
+        f"{r['cells'][kind][key]['median']:.2f}" if key == "step_ratio"
+        else f"{r['cells'][kind][key]['median']:.0%}"
+        for budget in top for r in rows if r["budget"] == budget
+    )  # fmt: skip
+    order = ", ".join(
+        f"{budget_name(r['budget'])} on {r['threads']}"
+        for b in top
+        for r in rows
+        if r["budget"] == b
+    )
+    return (
+        f"At the two largest budgets ({order} thread(s), in this order) the GRU's step is "
+        f"{at('gru', 'step_ratio')} times the LSTM's and the RNN's {at('rnn', 'step_ratio')}, "
+        f"against a target of 1.15; the LSTM's step runs at {at('lstm', 'sgemm_fraction')} of "
+        "sgemm's rate on its own shapes, against a target of 60%."
+    )
+
+
+BLOCKS = {"bench": bench, "bench-cells": cells}
