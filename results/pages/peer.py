@@ -67,6 +67,34 @@ def orders(runs: dict) -> str:
     )
 
 
+def fused_gru(p: dict) -> str:
+    """How the GRU's runs at nanoGPT's CPU time moved when the fused GRU replaced nn.GRU's path."""
+    before, now = p.get("gru_cpu_before_fused"), by_kind(p["runs"]).get("gru")
+    if not before or not now:
+        return ""
+    old = {k: r for k, r in p["runs"].items() if not (r["kind"] == "gru" and r["budget"] == "cpu")}
+    by64 = lambda runs: ", ".join(  # noqa: E731
+        k.upper() for k, rs in sorted(
+            by_kind(runs).items(), key=lambda kr: statistics.mean(r["val_blocks64_loss"] for r in kr[1])
+        )
+    )  # fmt: skip
+    was = list(before.values())
+    return prose(
+        """The GRU's {n} runs at nanoGPT's CPU time were trained again once the GRU ran through
+        `fused.GruRecurrence` instead of `nn.GRU` (`python -m results.peer --models gru`; the earlier
+        runs are kept in results/peer.json as `gru_cpu_before_fused`). In the same wall time it read
+        {old_chars:,.0f} characters before and {new_chars:,.0f} now, and its loss in blocks of 64
+        went from {old64} to {new64}. At this budget the cells' order by mean in blocks of 64,
+        lowest first, was {old_order} and is {new_order}.""",
+        n=len(now), old_chars=statistics.mean(r["chars_read"] for r in was),
+        new_chars=statistics.mean(chars_read(r) for r in now),
+        old64=mean_std([r["val_blocks64_loss"] for r in was]),
+        new64=mean_std([r["val_blocks64_loss"] for r in now]),
+        old_order=by64(old | {k: r | dict(budget="cpu") for k, r in before.items()}),
+        new_order=by64(p["runs"]),
+    )  # fmt: skip
+
+
 def peer_table() -> str:
     p = peer()
     n = p["nanogpt"]
@@ -107,7 +135,7 @@ def peer_table() -> str:
         tail=p["tail_chars"], iters=20, step=n["checkpoint_step"], machine=p["machine"],
         threads=n["threads"], torch=p["torch"], command=n["command"], wall=n["wall_s"],
         walls=", ".join(f"{w:.0f}" for w in n["walls_s"]), runs=len(n["walls_s"]),
-    )  # fmt: skip
+    ) + ("\n\n" + fused_gru(p) if fused_gru(p) else "")  # fmt: skip
 
 
 def peer_finding() -> str:
