@@ -117,6 +117,11 @@ def step_gemms(kind: str, batch: int, seq_len: int, hidden: int, layers: int, vo
     ]  # read-out
 
 
+def step_flops_per_char(gemms: list, chars: int) -> float:
+    """A training step's GEMM FLOPs per character: 3x the forward's (the two gradient products)."""
+    return 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / chars
+
+
 def sgemm_steps(gemms: list, steps: int, device="cpu") -> float:
     """torch.mm on a step's GEMM shapes, each as often as `steps` training steps run it (3x the
     forward count: forward and the two gradient products cost the same FLOPs); returns the FLOPs
@@ -240,7 +245,7 @@ def training_speed(kind: str, data: BenchData, reps: int, steps: int, device) ->
     default recipe's batch and dropout, and the sgemm rate on the step's shapes, interleaved."""
     contenders = step_contenders(kind, data, steps, device)
     gemms = step_gemms(kind, 64, 30, 128, 4, data.vocab_size)
-    flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / (64 * 30)
+    flops_per_char = step_flops_per_char(gemms, 64 * 30)
     batch = resolve(kind, "default", {}).batch_size
     interleave(contenders, 1, device)  # warm-up: allocator, oneDNN primitives / cuDNN plans
     per_round = interleave(contenders, reps, device)
@@ -328,9 +333,12 @@ def cell_speed(data: BenchData, reps: int, steps: int, length: int, budgets, thr
                 k: cell_row(k, w, g, per_round, data.vocab_size) for k, (w, g, _) in made.items()
             }
             for kind, c in cells.items():
-                print(f"{count} thread(s), {budget:,} params, {kind}: step {c['step_ms']:.1f} ms, "
-                      f"{c['step_ratio']['median']:.2f}x the LSTM's, "
-                      f"{c['sgemm_fraction']['median']:.0%} of sgemm", flush=True)  # fmt: skip
+                ratio, share = c["step_ratio"]["median"], c["sgemm_fraction"]["median"]
+                print(
+                    f"{count} thread(s), {budget:,} params, {kind}: step {c['step_ms']:.1f} ms, "
+                    f"{ratio:.2f}x the LSTM's, {share:.0%} of sgemm",
+                    flush=True,
+                )
             rows.append(dict(threads=count, budget=budget, cells=cells))
     torch.set_num_threads(all_threads)
     return rows
@@ -340,7 +348,7 @@ def cell_row(kind: str, width: int, gemms: list, per_round: dict, vocab_size: in
     """A cell's numbers from the rounds: its step time, its step's and its sampling's time over the
     LSTM's (round by round), and its FLOP rate over sgemm's on the same shapes."""
     train, chars = per_round[(kind, "train")], CELL_STEP["batch"] * CELL_STEP["seq_len"]
-    flops_per_char = 3 * sum(2 * m * k * n * c for m, k, n, c in gemms) / chars
+    flops_per_char = step_flops_per_char(gemms, chars)
     return dict(
         width=width,
         params=num_params(kind, width, vocab_size),

@@ -332,15 +332,25 @@ def from_reference(folder: Path, text: Path, out: Path) -> list[Path]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Print what a checkpoint holds.")
     parser.add_argument("checkpoint", nargs="?", help="path to a .pt file written by main.py")
-    parser.add_argument("--from-reference", type=Path, metavar="DIR",
-                        help="convert the study's own weights in DIR (a clone of its "
-                        "repository) into checkpoints of this project")  # fmt: skip
-    parser.add_argument("--text", type=Path,
-                        help="the study's file, for its vocabulary (default: "
-                        "DIR/shakespeare_train.txt, else data/shakespeare_train.txt)")  # fmt: skip
-    parser.add_argument("--out", type=Path, default=Path("checkpoints/reference"),
-                        help="where --from-reference writes rnn.pt and lstm.pt "
-                        "(default: %(default)s)")  # fmt: skip
+    parser.add_argument(
+        "--from-reference",
+        type=Path,
+        metavar="DIR",
+        help="convert the study's own weights in DIR (a clone of its "
+        "repository) into checkpoints of this project",
+    )
+    parser.add_argument(
+        "--text",
+        type=Path,
+        help="the study's file, for its vocabulary (default: "
+        "DIR/shakespeare_train.txt, else data/shakespeare_train.txt)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("checkpoints/reference"),
+        help="where --from-reference writes rnn.pt and lstm.pt (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     if args.from_reference is not None:
         candidates = [

@@ -43,10 +43,10 @@ def by_kind(runs: dict, budget: str = "cpu") -> dict:
     return kinds
 
 
-def order(runs: dict, budget: str) -> list:
-    """The cells at `budget`, lowest mean loss in blocks of 256 first."""
+def order(runs: dict, budget: str, score: str = "val_blocks256_loss") -> list:
+    """The cells at `budget`, lowest mean loss first (in blocks of 256 unless told)."""
     kinds = by_kind(runs, budget)
-    return sorted(kinds, key=lambda k: statistics.mean(r["val_blocks256_loss"] for r in kinds[k]))
+    return sorted(kinds, key=lambda k: statistics.mean(r[score] for r in kinds[k]))
 
 
 def orders(runs: dict) -> str:
@@ -73,11 +73,7 @@ def fused_gru(p: dict) -> str:
     if not before or not now:
         return ""
     old = {k: r for k, r in p["runs"].items() if not (r["kind"] == "gru" and r["budget"] == "cpu")}
-    by64 = lambda runs: ", ".join(  # noqa: E731
-        k.upper() for k, rs in sorted(
-            by_kind(runs).items(), key=lambda kr: statistics.mean(r["val_blocks64_loss"] for r in kr[1])
-        )
-    )  # fmt: skip
+    by64 = lambda runs: ", ".join(k.upper() for k in order(runs, "cpu", "val_blocks64_loss"))  # noqa: E731
     was = list(before.values())
     return prose(
         """The GRU's {n} runs at nanoGPT's CPU time were trained again once the GRU ran through
@@ -86,13 +82,14 @@ def fused_gru(p: dict) -> str:
         {old_chars:,.0f} characters before and {new_chars:,.0f} now, and its loss in blocks of 64
         went from {old64} to {new64}. At this budget the cells' order by mean in blocks of 64,
         lowest first, was {old_order} and is {new_order}.""",
-        n=len(now), old_chars=statistics.mean(r["chars_read"] for r in was),
+        n=len(now),
+        old_chars=statistics.mean(r["chars_read"] for r in was),
         new_chars=statistics.mean(chars_read(r) for r in now),
         old64=mean_std([r["val_blocks64_loss"] for r in was]),
         new64=mean_std([r["val_blocks64_loss"] for r in now]),
-        old_order=by64(old | {k: r | dict(budget="cpu") for k, r in before.items()}),
+        old_order=by64(old | before),
         new_order=by64(p["runs"]),
-    )  # fmt: skip
+    )
 
 
 def peer_table() -> str:
@@ -120,6 +117,7 @@ def peer_table() -> str:
         ])  # fmt: skip
     header = ["model", "parameters", "characters read in training", "wall time",
               "blocks of 64", "blocks of 256", "state carried", "dynamic"]  # fmt: skip
+    moved = fused_gru(p)
     return table(header, rows) + "\n\n" + prose(
         """Nats/char on nanoGPT's validation split, the last {tail:,} characters of tiny-shakespeare
         (`main.py --val-tail 0.1`: the first 1,003,854 train), every character scored once; mean ±
@@ -135,7 +133,7 @@ def peer_table() -> str:
         tail=p["tail_chars"], iters=20, step=n["checkpoint_step"], machine=p["machine"],
         threads=n["threads"], torch=p["torch"], command=n["command"], wall=n["wall_s"],
         walls=", ".join(f"{w:.0f}" for w in n["walls_s"]), runs=len(n["walls_s"]),
-    ) + ("\n\n" + fused_gru(p) if fused_gru(p) else "")  # fmt: skip
+    ) + ("\n\n" + moved if moved else "")  # fmt: skip
 
 
 def peer_finding() -> str:
