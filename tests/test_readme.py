@@ -167,5 +167,5 @@ def test_the_first_screen_links_the_study_and_shows_its_curves():
     assert "https://github.com/SangbeomJeong/Language_Modeling_project" in first
     assert all(name in first for name in ("RNN", "LSTM", "GRU"))
     for figure in ("figures/loss.png", "figures/accuracy.png"):
-        assert f'src="{figure}"' in first and (ROOT / figure).is_file()
+        assert f"]({figure})" in first and (ROOT / figure).is_file()
     assert "python main.py && python generate.py" in first and "python -m pytest -q" in first
