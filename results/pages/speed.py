@@ -140,7 +140,8 @@ def targets(rows: list) -> str:
         f"At the two largest budgets ({order} thread(s), in this order) the GRU's step is "
         f"{at('gru', 'step_ratio')} times the LSTM's and the RNN's {at('rnn', 'step_ratio')}, "
         f"against a target of 1.15; the LSTM's step runs at {at('lstm', 'sgemm_fraction')} of "
-        "sgemm's rate on its own shapes, against a target of 60%."
+        "sgemm's rate on its own shapes, against a target of 60%. These are medians; the rounds' "
+        "ranges in the tables are wide, so a difference of a few hundredths is within the noise."
     )
 
 
